@@ -28,8 +28,10 @@
  *
  * Killed participant — what it leaves, who repairs:
  *   - producer killed after PCLAIM: a slot in PCLAIM(o,pos); consumers that
- *     reach it wait.  ring_repair(o) turns it into a VOID item (flags word
- *     RING_F_VOID, seq = pos + 1); ring_try_pop skips VOID items.
+ *     reach it find nothing ready there (ring_try_pop returns 0; it never
+ *     waits on a claim) until ring_repair(o) turns it into a VOID item
+ *     (flags word RING_F_VOID, seq = pos + 1); ring_try_pop skips VOID
+ *     items.
  *   - consumer killed after CCLAIM: the payload is intact (no producer may
  *     touch a claimed slot).  ring_repair(o) hands the payload to the
  *     caller's salvage callback and frees the slot (seq = pos + cap).
@@ -45,6 +47,11 @@
  *   R2 consumer's release store seq = pos+cap  pairs with  A2 producer's
  *      acquire load of seq (the consumer's reads of the payload happen
  *      before the next producer's writes).
+ *   R3 the claim CAS (release on success)  pairs with  A3 ring_repair's
+ *      acquire load of seq: the claimer's load of tail (== pos) happens
+ *      before repair's, so repair can recover the claim's full position
+ *      from its 48 bits and tail; a consumer's claim, an RMW in R1's
+ *      release sequence, also makes the payload visible to salvage.
  *   head/tail CAS are relaxed on success: they only publish "someone owns
  *   this position", and ownership itself is established by the seq CAS.
  *
@@ -96,13 +103,17 @@ _Static_assert(offsetof(struct ring, tail) == 64, "tail on its own line");
 _Static_assert(offsetof(struct ring, head) == 128, "head on its own line");
 _Static_assert(offsetof(struct ring, slots) == 192, "slots after header");
 
-/* ring_bytes - bytes needed for a ring of @capacity slots of @slot_size. */
+/*
+ * ring_bytes - bytes needed for a ring of @capacity slots of @slot_size;
+ * 0 when ring_init would refuse them.
+ */
 size_t ring_bytes(uint64_t capacity, uint32_t slot_size);
 
 /*
  * ring_init - lay out an empty ring in @mem (ring_bytes() bytes, 64-aligned).
- * @capacity: a power of two >= 2; @slot_size: a multiple of 64, >= 64.
- * Returns 0, or -EINVAL for a bad capacity or slot size.
+ * @capacity: a power of two, 2 .. 2^32; @slot_size: a multiple of 64, >= 64.
+ * Returns 0, or -EINVAL for a bad capacity or slot size, or @mem not
+ * 64-byte aligned.
  * Call before any other participant can see @mem.
  */
 int ring_init(struct ring *r, uint64_t capacity, uint32_t slot_size);

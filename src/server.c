@@ -1,0 +1,668 @@
+/*
+ * server — the event loop and daemon lifecycle (see server.h).
+ *
+ * Start-up order (forqd(8) INTERNALS): lock the state dir; open LMDB and
+ * recover; create the shared segment; create the socket; start the store
+ * thread; spawn the workers; serve.  Tear-down runs in reverse: stop
+ * accepting, stop the workers (they finish or are cancelled), stop the
+ * store thread (it drains the last completions), close LMDB, remove the
+ * segment and the socket.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+
+#include "log.h"
+#include "paths.h"
+#include "server.h"
+#include "sys.h"
+#include "verbs.h"
+
+#define TAG_MASK    (0xfull << 60)
+#define TAG_LISTEN  (1ull << 60)
+#define TAG_CONN    (2ull << 60)
+#define TAG_WORKER  (3ull << 60)
+#define TAG_EVENT   (4ull << 60)
+#define TAG_TIMER   (5ull << 60)
+#define TAG_SIGNAL  (6ull << 60)
+#define TICK_NS     20000000ull   /* 20 ms: deadlines, wait timeouts, figures */
+#define READ_CHUNK  65536
+
+struct conn *
+server_conn(struct server *sv, uint32_t slot, uint32_t gen)
+{
+	if (slot >= sv->nconns || sv->conns[slot].fd < 0 || sv->conns[slot].gen != gen)
+		return NULL;
+	return &sv->conns[slot];
+}
+
+static void
+conn_close(struct server *sv, uint32_t slot)
+{
+	struct conn *c = &sv->conns[slot];
+
+	if (c->fd < 0)
+		return;
+	epoll_ctl(sv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	c->fd = -1;
+	c->gen++;
+	free(c->in);
+	free(c->out);
+	c->in = c->out = NULL;
+	c->in_len = c->in_cap = c->out_len = c->out_off = c->out_cap = 0;
+	c->busy = c->discarding = c->eof = c->registered = false;
+}
+
+
+/*
+ * Watch what the connection needs: input while it is not busy and not at
+ * EOF (level-triggered, so a busy connection must not watch EPOLLIN or the
+ * loop would spin), output while replies are pending.  A connection that
+ * needs neither is taken out of epoll until server_resume.
+ */
+static void
+conn_arm(struct server *sv, uint32_t slot)
+{
+	struct conn *c = &sv->conns[slot];
+	struct epoll_event ev = { 0 };
+
+	if (c->fd < 0)
+		return;
+	if (c->eof && !c->busy && c->out_len == 0) {
+		conn_close(sv, slot);
+		return;
+	}
+	if (!c->eof && !c->busy)
+		ev.events |= EPOLLIN;
+	if (c->out_len > c->out_off)
+		ev.events |= EPOLLOUT;
+	if (!ev.events) {
+		if (c->registered)
+			epoll_ctl(sv->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		c->registered = false;
+		return;
+	}
+	ev.data.u64 = TAG_CONN | slot;
+	if (epoll_ctl(sv->epfd, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &ev) == 0)
+		c->registered = true;
+}
+
+/* Write what we can; returns -1 when the connection was closed. */
+static int
+conn_flush(struct server *sv, uint32_t slot)
+{
+	struct conn *c = &sv->conns[slot];
+
+	while (c->out_off < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			conn_close(sv, slot);
+			return -1;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	if (c->eof && !c->busy && c->out_len == 0) {
+		conn_close(sv, slot);
+		return -1;
+	}
+	conn_arm(sv, slot);
+	return c->fd < 0 ? -1 : 0;
+}
+
+void
+server_send(struct server *sv, uint32_t slot, char *line, size_t len)
+{
+	struct conn *c = &sv->conns[slot];
+
+	if (!line)
+		return;
+	if (c->out_len + len > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		char *n;
+
+		while (cap < c->out_len + len)
+			cap *= 2;
+		n = realloc(c->out, cap);
+		if (!n) {
+			free(line);
+			log_error("out of memory for a reply; closing the connection");
+			conn_close(sv, slot);
+			return;
+		}
+		c->out = n;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, line, len);
+	c->out_len += len;
+	free(line);
+	conn_flush(sv, slot);
+}
+
+/* Handle the complete lines in the input buffer until one makes it busy. */
+static void
+conn_process(struct server *sv, uint32_t slot)
+{
+	struct conn *c = &sv->conns[slot];
+	uint32_t gen = c->gen;
+	size_t off = 0;
+
+	while (!c->busy && off < c->in_len) {
+		char *nl = memchr(c->in + off, '\n', c->in_len - off);
+		size_t len;
+
+		if (!nl)
+			break;
+		len = (size_t)(nl - (c->in + off));
+		if (c->discarding) {
+			c->discarding = false;
+		} else if (len > sv->cfg.max_msg) {
+			verbs_too_large(sv, slot);
+		} else {
+			size_t l = len;
+
+			if (l && c->in[off + l - 1] == '\r')
+				l--;
+			if (l)
+				verbs_request(sv, slot, c->in + off, l);
+		}
+		if (!server_conn(sv, slot, gen))
+			return; /* closed while handling */
+		off += len + 1;
+	}
+	if (off) {
+		memmove(c->in, c->in + off, c->in_len - off);
+		c->in_len -= off;
+	}
+	/* An unterminated line that already exceeds the limit. */
+	if (!c->busy && !c->discarding && c->in_len > sv->cfg.max_msg) {
+		verbs_too_large(sv, slot);
+		if (!server_conn(sv, slot, gen))
+			return;
+		c->discarding = true;
+		c->in_len = 0;
+	}
+	if (c->eof && !c->busy && c->out_len == 0)
+		conn_close(sv, slot);
+}
+
+void
+server_resume(struct server *sv, uint32_t slot)
+{
+	struct conn *c = &sv->conns[slot];
+
+	c->busy = false;
+	conn_process(sv, slot);
+	if (c->fd >= 0)
+		conn_arm(sv, slot);
+}
+
+static void
+conn_read(struct server *sv, uint32_t slot)
+{
+	struct conn *c = &sv->conns[slot];
+
+	for (int rounds = 0; rounds < 64 && !c->eof; rounds++) {
+		ssize_t n;
+
+		if (c->discarding) {
+			char junk[READ_CHUNK];
+			char *nl;
+
+			n = recv(c->fd, junk, sizeof(junk), MSG_DONTWAIT);
+			if (n > 0 && (nl = memchr(junk, '\n', (size_t)n))) {
+				size_t rest = (size_t)n - (size_t)(nl + 1 - junk);
+
+				c->discarding = false;
+				if (rest) {
+					if (c->in_cap < rest) {
+						char *m = realloc(c->in, rest);
+
+						if (!m) {
+							conn_close(sv, slot);
+							return;
+						}
+						c->in = m;
+						c->in_cap = rest;
+					}
+					memcpy(c->in, nl + 1, rest);
+					c->in_len = rest;
+				}
+			}
+		} else {
+			if (c->in_cap - c->in_len < READ_CHUNK) {
+				size_t cap = c->in_cap ? c->in_cap * 2 : READ_CHUNK * 2;
+				char *m;
+
+				if (cap > sv->cfg.max_msg + 2 * READ_CHUNK)
+					cap = sv->cfg.max_msg + 2 * READ_CHUNK;
+				if (cap - c->in_len < 1) {
+					/* full: process() will refuse the line */
+					conn_process(sv, slot);
+					if (c->fd < 0)
+						return;
+					continue;
+				}
+				m = realloc(c->in, cap);
+				if (!m) {
+					conn_close(sv, slot);
+					return;
+				}
+				c->in = m;
+				c->in_cap = cap;
+			}
+			n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+			if (n > 0)
+				c->in_len += (size_t)n;
+		}
+		if (n == 0) {
+			c->eof = true;
+			break;
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			conn_close(sv, slot);
+			return;
+		}
+		if (c->busy)
+			break; /* leave the rest in the socket: backpressure */
+		if (!c->discarding)
+			conn_process(sv, slot);
+		if (c->fd < 0)
+			return;
+	}
+	if (c->fd < 0)
+		return;
+	conn_process(sv, slot);
+	if (c->fd >= 0) {
+		if (c->eof && !c->busy && c->out_len == 0)
+			conn_close(sv, slot);
+		else
+			conn_arm(sv, slot);
+	}
+}
+
+static void
+conn_accept(struct server *sv)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+		struct epoll_event ev = { 0 };
+		uint32_t slot;
+		int fd = accept4(sv->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0)
+			return;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || cred.uid != getuid()) {
+			static const char msg[] =
+				"{\"type\":\"ERROR\",\"data\":{\"code\":\"PERMISSION\",\"message\":\"peer uid is not forqd's\"}}\n";
+			ssize_t w = send(fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			(void)w;
+			log_warn("refused a connection from uid %u", (unsigned)cred.uid);
+			close(fd);
+			continue;
+		}
+		for (slot = 0; slot < sv->nconns && sv->conns[slot].fd >= 0; slot++)
+			;
+		if (slot == sv->nconns) {
+			size_t n = sv->nconns ? sv->nconns * 2 : 64;
+			struct conn *m = realloc(sv->conns, n * sizeof(*m));
+
+			if (!m) {
+				close(fd);
+				continue;
+			}
+			for (size_t i = sv->nconns; i < n; i++) {
+				memset(&m[i], 0, sizeof(m[i]));
+				m[i].fd = -1;
+			}
+			sv->conns = m;
+			sv->nconns = n;
+		}
+		sv->conns[slot].fd = fd;
+		ev.events = EPOLLIN;
+		ev.data.u64 = TAG_CONN | slot;
+		if (epoll_ctl(sv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			conn_close(sv, slot);
+		else
+			sv->conns[slot].registered = true;
+	}
+}
+
+static int
+make_socket(struct server *sv, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)];
+	char *slash;
+	int fd, rc;
+
+	if (strlen(sv->cfg.socket_path) >= sizeof(sa.sun_path)) {
+		snprintf(err, errlen, "socket path too long: %s", sv->cfg.socket_path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, sv->cfg.socket_path);
+	strcpy(dir, sv->cfg.socket_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if ((rc = paths_mkdirs(dir, 0700)) < 0) {
+			snprintf(err, errlen, "%s: %s", dir, strerror(-rc));
+			return rc;
+		}
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* The state-dir lock is held: a socket file left here is stale,
+	 * unless another daemon (other state dir) answers on it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(err, errlen, "another forqd is listening on %s", sa.sun_path);
+		return -EADDRINUSE;
+	}
+	close(fd);
+	unlink(sa.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	mode_t old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (rc < 0 || chmod(sa.sun_path, 0600) < 0 || listen(fd, 1024) < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "%s: %s", sa.sun_path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	sv->lfd = fd;
+	return 0;
+}
+
+static int
+lock_state(struct server *sv, char *err, size_t errlen)
+{
+	char path[4200];
+	int rc;
+
+	if ((rc = paths_mkdirs(sv->cfg.state_dir, 0700)) < 0) {
+		snprintf(err, errlen, "%s: %s", sv->cfg.state_dir, strerror(-rc));
+		return rc;
+	}
+	snprintf(path, sizeof(path), "%s/lock", sv->cfg.state_dir);
+	sv->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (sv->lockfd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (flock(sv->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t n = pread(sv->lockfd, pid, sizeof(pid) - 1, 0);
+
+		if (n > 0)
+			pid[n] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "another forqd (pid %s) is running on state dir %s",
+			 pid[0] ? pid : "?", sv->cfg.state_dir);
+		close(sv->lockfd);
+		sv->lockfd = -1;
+		return -EBUSY;
+	}
+	char buf[32];
+	int n = snprintf(buf, sizeof(buf), "%d\n", (int)getpid());
+	if (ftruncate(sv->lockfd, 0) < 0 || pwrite(sv->lockfd, buf, (size_t)n, 0) < 0)
+		log_warn("cannot write the pid into %s", path);
+	return 0;
+}
+
+static void
+shm_name_for(const char *state_dir, char *name, size_t len)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a of the state dir */
+
+	for (const char *p = state_dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	snprintf(name, len, "/forq.%u.%016llx", (unsigned)getuid(), (unsigned long long)h);
+}
+
+static void
+sample_rate(struct server *sv, uint64_t now)
+{
+	unsigned i = sv->rate_i;
+
+	if (sv->rate_ns[i] && now - sv->rate_ns[i] < 100000000ull)
+		return;
+	i = (i + 1) % 11;
+	sv->rate_i = i;
+	sv->rate_ns[i] = now;
+	sv->rate_fin[i] = atomic_load_explicit(&sv->store.finished, memory_order_relaxed);
+}
+
+static void
+serve(struct server *sv)
+{
+	struct epoll_event evs[64];
+
+	while (!sv->stop) {
+		int n = epoll_wait(sv->epfd, evs, 64, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = evs[i].data.u64 & TAG_MASK, idx = evs[i].data.u64 & ~TAG_MASK;
+			uint64_t v;
+
+			switch (tag) {
+			case TAG_LISTEN:
+				conn_accept(sv);
+				break;
+			case TAG_CONN:
+				if (idx >= sv->nconns || sv->conns[idx].fd < 0)
+					break;
+				if (evs[i].events & (EPOLLOUT))
+					if (conn_flush(sv, (uint32_t)idx) < 0)
+						break;
+				if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+					conn_read(sv, (uint32_t)idx);
+				break;
+			case TAG_WORKER:
+				supervise_on_exit(&sv->sup, (unsigned)idx);
+				break;
+			case TAG_EVENT:
+				if (read(sv->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					log_warn("eventfd read: %s", strerror(errno));
+				verbs_store_done(sv);
+				verbs_waiters(sv, sys_now_ns());
+				break;
+			case TAG_TIMER: {
+				uint64_t now = sys_now_ns();
+
+				if (read(sv->tfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					break;
+				supervise_tick(&sv->sup, now);
+				verbs_waiters(sv, now);
+				sample_rate(sv, now);
+				break;
+			}
+			case TAG_SIGNAL: {
+				struct signalfd_siginfo si;
+
+				if (read(sv->sfd, &si, sizeof(si)) == sizeof(si) &&
+				    (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)) {
+					log_info("signal %u: shutting down", si.ssi_signo);
+					sv->stop = true;
+				}
+				break;
+			}
+			}
+		}
+	}
+}
+
+static int
+add_fd(struct server *sv, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = tag };
+
+	return epoll_ctl(sv->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+int
+server_run(struct server_config *cfg)
+{
+	struct server *sv = calloc(1, sizeof(*sv));
+	char err[8800] = "", name[64], path[4200];
+	struct itimerspec its = { { 0, (long)TICK_NS }, { 0, (long)TICK_NS } };
+	sigset_t mask;
+	int rc, status = 1;
+
+	if (!sv) {
+		log_error("out of memory");
+		return 1;
+	}
+	sv->cfg = *cfg;
+	sv->lfd = sv->epfd = sv->efd = sv->tfd = sv->sfd = sv->lockfd = -1;
+	sv->start_ns = sys_now_ns();
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+
+	if (lock_state(sv, err, sizeof(err)) < 0)
+		goto out_log;
+	snprintf(path, sizeof(path), "%s/logs", cfg->state_dir);
+	if ((rc = paths_mkdirs(path, 0700)) < 0) {
+		snprintf(err, sizeof(err), "%s: %s", path, strerror(-rc));
+		goto out_unlock;
+	}
+	if ((rc = topo_select(cfg->workers, cfg->cpus, &sv->slots, &sv->nslots, err, sizeof(err))) < 0)
+		goto out_unlock;
+	snprintf(path, sizeof(path), "%s/db", cfg->state_dir);
+	if (store_open(&sv->store, path, cfg->nosync, err, sizeof(err)) < 0)
+		goto out_slots;
+	shm_name_for(cfg->state_dir, name, sizeof(name));
+	if ((rc = shm_create(&sv->shm, name, cfg->ring_size, sv->nslots)) < 0) {
+		snprintf(err, sizeof(err), "shared memory %s: %s", name, strerror(-rc));
+		goto out_store;
+	}
+	atomic_store(&sv->shm.hdr->daemon_pid, (int32_t)getpid());
+	{
+		char shmpath[4200];
+		FILE *f;
+
+		snprintf(shmpath, sizeof(shmpath), "%s/shm", cfg->state_dir);
+		if ((f = fopen(shmpath, "w"))) {
+			fprintf(f, "%s\n", name);
+			fclose(f);
+		}
+	}
+	if (make_socket(sv, err, sizeof(err)) < 0)
+		goto out_shm;
+	sv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	sv->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	sv->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (sv->epfd < 0 || sv->efd < 0 || sv->tfd < 0 || sv->sfd < 0 ||
+	    timerfd_settime(sv->tfd, 0, &its, NULL) < 0 ||
+	    add_fd(sv, sv->lfd, TAG_LISTEN) < 0 || add_fd(sv, sv->efd, TAG_EVENT) < 0 ||
+	    add_fd(sv, sv->tfd, TAG_TIMER) < 0 || add_fd(sv, sv->sfd, TAG_SIGNAL) < 0) {
+		snprintf(err, sizeof(err), "event loop set-up: %s", strerror(errno));
+		goto out_fds;
+	}
+	if ((rc = store_start(&sv->store, &sv->shm, sv->efd)) < 0) {
+		snprintf(err, sizeof(err), "store thread: %s", strerror(-rc));
+		goto out_fds;
+	}
+	if ((rc = supervise_init(&sv->sup, &sv->shm, &sv->store, sv->slots, sv->nslots,
+				 cfg->state_dir, cfg->log_level, sv->epfd, TAG_WORKER)) < 0 ||
+	    (rc = supervise_start(&sv->sup)) < 0) {
+		snprintf(err, sizeof(err), "workers: %s", strerror(-rc));
+		supervise_shutdown(&sv->sup, 0);
+		goto out_thread;
+	}
+	log_info("ready: %u workers, socket %s, state %s, sync %s, ring %llu", sv->nslots,
+		 cfg->socket_path, cfg->state_dir, cfg->nosync ? "nosync" : "fsync",
+		 (unsigned long long)cfg->ring_size);
+	serve(sv);
+	status = 0;
+	/* Tear-down: stop accepting first so no new work arrives. */
+	epoll_ctl(sv->epfd, EPOLL_CTL_DEL, sv->lfd, NULL);
+	close(sv->lfd);
+	sv->lfd = -1;
+	unlink(cfg->socket_path);
+	supervise_shutdown(&sv->sup, cfg->shutdown_grace_ms);
+out_thread:
+	store_stop(&sv->store);
+	verbs_store_done(sv);
+	verbs_free_waiters(sv);
+	for (size_t i = 0; i < sv->nconns; i++) {
+		if (sv->conns[i].fd >= 0) {
+			/* best effort: flush replies already queued */
+			conn_flush(sv, (uint32_t)i);
+			if (sv->conns[i].fd >= 0)
+				conn_close(sv, (uint32_t)i);
+		}
+	}
+	supervise_free(&sv->sup);
+out_fds:
+	if (sv->sfd >= 0)
+		close(sv->sfd);
+	if (sv->tfd >= 0)
+		close(sv->tfd);
+	if (sv->efd >= 0)
+		close(sv->efd);
+	if (sv->epfd >= 0)
+		close(sv->epfd);
+	if (sv->lfd >= 0) {
+		close(sv->lfd);
+		unlink(cfg->socket_path);
+	}
+out_shm:
+	shm_destroy(&sv->shm);
+out_store:
+	store_close(&sv->store);
+out_slots:
+	free(sv->slots);
+out_unlock:
+	if (sv->lockfd >= 0)
+		close(sv->lockfd);
+out_log:
+	if (status)
+		log_error("%s", err[0] ? err : "start-up failed");
+	else
+		log_info("stopped");
+	free(sv->conns);
+	free(sv);
+	return status;
+}

@@ -1,0 +1,165 @@
+/*
+ * task — states, transition table, record packing (see task.h).
+ * Pure functions; any thread, any process.
+ */
+#include <errno.h>
+#include <string.h>
+#include <strings.h>
+
+#include "task.h"
+
+static const char *const state_names[TASK_STATE__COUNT] = {
+	"QUEUED", "WAITING", "RUNNING", "DONE", "FAILED", "TIMEOUT", "LOST", "CANCELLED",
+};
+
+/* [state][event] -> next state, -1 = refused.  tests/test_task.c walks it. */
+static const signed char transitions[TASK_STATE__COUNT][TEV__COUNT] = {
+	/*                RELEASE       START         DONE       FAIL         TIMEOUT       LOST       RETRY         CANCEL */
+	[TASK_QUEUED]  = { -1,          TASK_RUNNING, TASK_DONE, TASK_FAILED, TASK_TIMEOUT, TASK_LOST, TASK_QUEUED,  TASK_CANCELLED },
+	[TASK_WAITING] = { TASK_QUEUED, -1,           -1,        -1,          -1,           -1,        -1,           TASK_CANCELLED },
+	[TASK_RUNNING] = { -1,          -1,           TASK_DONE, TASK_FAILED, TASK_TIMEOUT, TASK_LOST, TASK_QUEUED,  TASK_CANCELLED },
+	[TASK_DONE]      = { -1, -1, -1, -1, -1, -1, -1, -1 },
+	[TASK_FAILED]    = { -1, -1, -1, -1, -1, -1, -1, -1 },
+	[TASK_TIMEOUT]   = { -1, -1, -1, -1, -1, -1, -1, -1 },
+	[TASK_LOST]      = { -1, -1, -1, -1, -1, -1, -1, -1 },
+	[TASK_CANCELLED] = { -1, -1, -1, -1, -1, -1, -1, -1 },
+};
+
+const char *
+task_state_name(enum task_state s)
+{
+	return (unsigned)s < TASK_STATE__COUNT ? state_names[s] : "UNKNOWN";
+}
+
+int
+task_state_parse(const char *s)
+{
+	for (int i = 0; i < TASK_STATE__COUNT; i++)
+		if (s && strcasecmp(s, state_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+bool
+task_state_terminal(enum task_state s)
+{
+	return s >= TASK_DONE && s < TASK_STATE__COUNT;
+}
+
+int
+task_transition(enum task_state from, enum task_event ev)
+{
+	if ((unsigned)from >= TASK_STATE__COUNT || (unsigned)ev >= TEV__COUNT)
+		return -1;
+	return transitions[from][ev];
+}
+
+void
+task_put_be(unsigned char *p, uint64_t v, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[n - 1 - i] = (unsigned char)(v >> (8 * i));
+}
+
+uint64_t
+task_get_be(const unsigned char *p, unsigned n)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+size_t
+task_packed_size(const struct task_rec *r)
+{
+	return TASK_REC_FIXED + r->reason_len + r->name_len + r->blob_len + r->result_len;
+}
+
+void
+task_pack(const struct task_rec *r, unsigned char *o)
+{
+	unsigned char *p;
+
+	o[0] = TASK_REC_VERSION;
+	o[1] = r->state;
+	o[2] = r->prio;
+	o[3] = r->flags;
+	task_put_be(o + 4, r->kernel, 2);
+	task_put_be(o + 6, r->attempts, 2);
+	task_put_be(o + 8, r->retries, 2);
+	task_put_be(o + 10, r->name_len, 2);
+	task_put_be(o + 12, r->blob_len, 4);
+	task_put_be(o + 16, r->result_len, 4);
+	task_put_be(o + 20, (uint32_t)r->exit_code, 4);
+	task_put_be(o + 24, (uint32_t)r->term_signal, 4);
+	task_put_be(o + 28, r->timeout_ms, 4);
+	task_put_be(o + 32, r->submit_ns, 8);
+	task_put_be(o + 40, r->start_ns, 8);
+	task_put_be(o + 48, r->end_ns, 8);
+	task_put_be(o + 56, (uint32_t)r->worker, 4);
+	task_put_be(o + 60, (uint32_t)r->cpu, 4);
+	task_put_be(o + 64, r->user_us, 8);
+	task_put_be(o + 72, r->sys_us, 8);
+	task_put_be(o + 80, r->maxrss_kb, 8);
+	o[88] = r->reason_len;
+	p = o + TASK_REC_FIXED;
+	if (r->reason_len)
+		memcpy(p, r->reason, r->reason_len);
+	p += r->reason_len;
+	if (r->name_len)
+		memcpy(p, r->name, r->name_len);
+	p += r->name_len;
+	if (r->blob_len)
+		memcpy(p, r->blob, r->blob_len);
+	p += r->blob_len;
+	if (r->result_len)
+		memcpy(p, r->result, r->result_len);
+}
+
+int
+task_unpack(const unsigned char *in, size_t len, struct task_rec *r)
+{
+	size_t need;
+
+	if (len < 1)
+		return -EBADMSG;
+	if (in[0] != TASK_REC_VERSION)
+		return -EPROTO;
+	if (len < TASK_REC_FIXED)
+		return -EBADMSG;
+	memset(r, 0, sizeof(*r));
+	r->state = in[1];
+	r->prio = in[2];
+	r->flags = in[3];
+	r->kernel = (uint16_t)task_get_be(in + 4, 2);
+	r->attempts = (uint16_t)task_get_be(in + 6, 2);
+	r->retries = (uint16_t)task_get_be(in + 8, 2);
+	r->name_len = (uint16_t)task_get_be(in + 10, 2);
+	r->blob_len = (uint32_t)task_get_be(in + 12, 4);
+	r->result_len = (uint32_t)task_get_be(in + 16, 4);
+	r->exit_code = (int32_t)task_get_be(in + 20, 4);
+	r->term_signal = (int32_t)task_get_be(in + 24, 4);
+	r->timeout_ms = (uint32_t)task_get_be(in + 28, 4);
+	r->submit_ns = task_get_be(in + 32, 8);
+	r->start_ns = task_get_be(in + 40, 8);
+	r->end_ns = task_get_be(in + 48, 8);
+	r->worker = (int32_t)task_get_be(in + 56, 4);
+	r->cpu = (int32_t)task_get_be(in + 60, 4);
+	r->user_us = task_get_be(in + 64, 8);
+	r->sys_us = task_get_be(in + 72, 8);
+	r->maxrss_kb = task_get_be(in + 80, 8);
+	r->reason_len = in[88];
+	if (r->state >= TASK_STATE__COUNT || r->state == TASK_RUNNING || r->prio > 9 ||
+	    r->reason_len > TASK_REASON_MAX || r->name_len > TASK_NAME_MAX)
+		return -EBADMSG;
+	need = (size_t)TASK_REC_FIXED + r->reason_len + r->name_len + r->blob_len + r->result_len;
+	if (need != len)
+		return -EBADMSG;
+	r->reason = (const char *)in + TASK_REC_FIXED;
+	r->name = r->reason + r->reason_len;
+	r->blob = (const unsigned char *)r->name + r->name_len;
+	r->result = (const char *)r->blob + r->blob_len;
+	return 0;
+}

@@ -1,0 +1,324 @@
+/*
+ * worker — the worker process's loop (see worker.h).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <lmdb.h>
+
+#include "kernel.h"
+#include "log.h"
+#include "shm.h"
+#include "store.h"
+#include "sys.h"
+#include "topo.h"
+#include "worker.h"
+
+#define SPIN_ROUNDS     2000            /* empty polls before sleeping */
+#define IDLE_SLEEP_NS   500000000ull    /* heartbeat period while idle */
+#define EXEC_GRACE_NS   5000000000ull   /* supervisor's slack past an exec deadline */
+#define KERNEL_GRACE_NS 100000000ull    /* ... past an in-process kernel's deadline */
+
+struct wstate_local {
+	struct shm shm;
+	struct wblock *wb;
+	unsigned owner;
+	char log_dir[4200];
+	char db_dir[4200];
+	MDB_env *env;
+	MDB_dbi dbi;
+	unsigned char *blob;     /* scratch for blobs read from LMDB */
+	size_t blob_cap;
+	char result[4096];
+};
+
+static void
+beat(void *arg)
+{
+	struct wblock *wb = arg;
+
+	/* relaxed: a counter sampled by the supervisor; no data rides on it. */
+	atomic_fetch_add_explicit(&wb->heartbeat, 1, memory_order_relaxed);
+}
+
+static int
+open_db(struct wstate_local *w)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if ((rc = mdb_env_create(&w->env)))
+		return rc;
+	mdb_env_set_maxdbs(w->env, 4);
+	mdb_env_set_mapsize(w->env, 64ull << 30);
+	if ((rc = mdb_env_open(w->env, w->db_dir, MDB_RDONLY | MDB_NOTLS | MDB_NORDAHEAD, 0600)))
+		goto out_env;
+	if ((rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn)))
+		goto out_env;
+	rc = mdb_dbi_open(txn, "tasks", 0, &w->dbi);
+	if (rc) {
+		mdb_txn_abort(txn);
+		goto out_env;
+	}
+	/* Commit, not abort: an aborted transaction closes the handles it
+	 * opened (mdb_dbi_open(3)). */
+	if ((rc = mdb_txn_commit(txn)))
+		goto out_env;
+	return 0;
+out_env:
+	mdb_env_close(w->env);
+	w->env = NULL;
+	return rc;
+}
+
+/* Copy task @id's blob out of LMDB into w->blob.  0 or an LMDB/errno code. */
+static int
+read_blob(struct wstate_local *w, uint64_t id, size_t *len)
+{
+	unsigned char key[8];
+	MDB_val k = { 8, key }, v;
+	struct task_rec r;
+	MDB_txn *txn;
+	int rc;
+
+	if (!w->env && (rc = open_db(w)))
+		return rc;
+	if ((rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn)))
+		return rc;
+	store_key(id, key);
+	rc = mdb_get(txn, w->dbi, &k, &v);
+	if (!rc && task_unpack(v.mv_data, v.mv_size, &r) < 0)
+		rc = EBADMSG;
+	if (!rc) {
+		if (r.blob_len > w->blob_cap) {
+			unsigned char *n = realloc(w->blob, r.blob_len);
+
+			if (!n)
+				rc = ENOMEM;
+			else {
+				w->blob = n;
+				w->blob_cap = r.blob_len;
+			}
+		}
+		if (!rc) {
+			memcpy(w->blob, r.blob, r.blob_len);
+			*len = r.blob_len;
+		}
+	}
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* Pop the most urgent task into the block's held line.  True when one came. */
+static bool
+take(struct wstate_local *w)
+{
+	for (unsigned p = 0; p < SHM_NPRIO; p++) {
+		struct ring *r = shm_ring(&w->shm, p);
+
+		if (ring_empty(r))
+			continue;
+		if (ring_try_pop(r, w->owner, w->wb->held))
+			return true;
+	}
+	return false;
+}
+
+static void
+push_completion(struct wstate_local *w, const struct shm_comp *c)
+{
+	struct ring *comp = shm_comp_ring(&w->shm);
+	struct shm_hdr *h = w->shm.hdr;
+
+	while (!ring_try_push(comp, w->owner, c, sizeof(*c))) {
+		/* Full: the store thread is behind.  Make sure it is awake. */
+		doorbell_ring(&h->store_bell, 1);
+		struct timespec ts = { 0, 50000 };
+		nanosleep(&ts, NULL);
+	}
+	doorbell_ring(&h->store_bell, 1);
+}
+
+static void
+run_one(struct wstate_local *w)
+{
+	struct wblock *wb = w->wb;
+	struct shm_task t;
+	struct shm_comp c;
+	const struct kernel *k;
+	enum kernel_outcome out;
+	struct kctx ctx;
+	const void *blob;
+	size_t blob_len;
+	uint64_t t0, deadline = 0;
+	int rc;
+
+	shm_task_unpack(wb->held, &t);
+	t0 = sys_now_ns();
+	if (t.timeout_ms)
+		deadline = t0 + (uint64_t)t.timeout_ms * 1000000u;
+	memset(&c, 0, sizeof(c));
+	c.id = t.id;
+	c.attempt = t.attempt;
+	c.worker = (uint16_t)(w->owner - 1);
+	c.cpu = wb->cpu;
+	c.start_wall_ns = sys_wall_ns();
+	k = kernel_by_id(t.kernel);
+	atomic_store_explicit(&wb->attempt, t.attempt, memory_order_relaxed);
+	atomic_store_explicit(&wb->start_ns, t0, memory_order_relaxed);
+	atomic_store_explicit(&wb->deadline_ns,
+			      deadline ? deadline + (t.kernel == KERNEL_ID_EXEC ? EXEC_GRACE_NS : KERNEL_GRACE_NS) : 0,
+			      memory_order_relaxed);
+	/* R5: publishes start/deadline with the id; pairs with A5 in the
+	 * supervisor's tick, which reads task_id first. */
+	atomic_store_explicit(&wb->task_id, t.id, memory_order_release);
+	atomic_store_explicit(&wb->state, WSTATE_BUSY, memory_order_relaxed);
+	beat(wb);
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.task_id = t.id;
+	ctx.attempt = t.attempt;
+	ctx.cpu = wb->cpu;
+	ctx.deadline_ns = deadline;
+	ctx.log_dir = w->log_dir;
+	ctx.beat = beat;
+	ctx.beat_arg = wb;
+	ctx.cancel = &wb->cancel;
+	ctx.result = w->result;
+	ctx.result_cap = sizeof(w->result);
+	ctx.exit_code = 0;
+	if (!k) {
+		out = KERNEL_FAILED;
+		snprintf(ctx.reason, sizeof(ctx.reason), "unknown kernel %u", t.kernel);
+		ctx.exit_code = 1;
+	} else {
+		if (t.inl) {
+			blob = t.blob;
+			blob_len = t.blob_len;
+			rc = 0;
+		} else {
+			rc = read_blob(w, t.id, &blob_len);
+			blob = w->blob;
+		}
+		if (rc) {
+			out = KERNEL_FAILED;
+			ctx.exit_code = 1;
+			snprintf(ctx.reason, sizeof(ctx.reason), "store: %s", mdb_strerror(rc));
+		} else {
+			out = k->run(&ctx, blob, blob_len);
+		}
+	}
+	c.outcome = (uint8_t)out;
+	c.exit_code = ctx.exit_code;
+	c.term_signal = ctx.term_signal;
+	c.end_wall_ns = sys_wall_ns();
+	c.user_us = ctx.user_us;
+	c.sys_us = ctx.sys_us;
+	c.maxrss_kb = ctx.maxrss_kb;
+	snprintf(c.reason, sizeof(c.reason), "%s", ctx.reason);
+	if (ctx.result_len && ctx.result_len <= sizeof(c.result)) {
+		memcpy(c.result, ctx.result, ctx.result_len);
+		c.result_len = (uint32_t)ctx.result_len;
+	}
+	/* A task interrupted by a shutdown is not reported: it stays QUEUED
+	 * in the store and runs again when forqd next starts. */
+	if (!(out == KERNEL_CANCELLED && atomic_load_explicit(&w->shm.hdr->shutdown, memory_order_acquire)))
+		push_completion(w, &c);
+	atomic_fetch_add_explicit(&wb->tasks_done, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&wb->busy_ns, sys_now_ns() - t0, memory_order_relaxed);
+	atomic_store_explicit(&wb->deadline_ns, 0, memory_order_relaxed);
+	atomic_store_explicit(&wb->task_id, 0, memory_order_release);
+	atomic_store_explicit(&wb->cancel, 0, memory_order_relaxed);
+	/* The held task is finished: clear its id so a death from here on is
+	 * not mistaken for a death while holding it (read by the supervisor
+	 * only after this process is dead). */
+	memset(wb->held, 0, 8);
+	atomic_store_explicit(&wb->state, WSTATE_IDLE, memory_order_relaxed);
+}
+
+int
+worker_main(const struct worker_args *a)
+{
+	struct wstate_local w;
+	struct shm_hdr *h;
+	char warn[256], name[48];
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	snprintf(name, sizeof(name), "forqd[worker %u]", a->index);
+	log_set_prog(name);
+	signal(SIGPIPE, SIG_IGN);
+	/* SIGCHLD stays at its default: exec waits on its child's pidfd. */
+	signal(SIGCHLD, SIG_DFL);
+	if ((rc = shm_attach(&w.shm, a->shm_name, 1)) < 0) {
+		log_error("cannot attach %s: %s", a->shm_name, strerror(-rc));
+		return 1;
+	}
+	h = w.shm.hdr;
+	if (a->index >= h->max_workers) {
+		log_error("worker index %u out of range", a->index);
+		return 1;
+	}
+	w.wb = shm_wblock(&w.shm, a->index);
+	w.owner = a->index + 1;
+	snprintf(w.log_dir, sizeof(w.log_dir), "%s/logs", a->state_dir);
+	snprintf(w.db_dir, sizeof(w.db_dir), "%s/db", a->state_dir);
+	if ((rc = topo_bind_self(a->cpus, a->nodes, warn, sizeof(warn))) < 0) {
+		log_error("cannot bind to cpus %s: %s", a->cpus, strerror(-rc));
+		return 1;
+	}
+	if (warn[0])
+		log_debug("%s", warn);
+	w.wb->cpu = sched_getcpu();
+	atomic_store_explicit(&w.wb->state, WSTATE_IDLE, memory_order_release);
+	beat(w.wb);
+
+	for (;;) {
+		unsigned spins = 0;
+
+		if (take(&w)) {
+			run_one(&w);
+			continue;
+		}
+		if (atomic_load_explicit(&h->shutdown, memory_order_acquire))
+			break;
+		while (spins < SPIN_ROUNDS) {
+			bool any = false;
+
+			for (unsigned p = 0; p < SHM_NPRIO && !any; p++)
+				any = !ring_empty(shm_ring(&w.shm, p));
+			if (any)
+				break;
+			sys_cpu_relax();
+			spins++;
+		}
+		if (spins < SPIN_ROUNDS)
+			continue;
+		uint32_t armed = doorbell_arm(&h->work_bell);
+		atomic_store_explicit(&w.wb->sleeping, 1, memory_order_relaxed);
+		bool any = atomic_load_explicit(&h->shutdown, memory_order_acquire);
+		for (unsigned p = 0; p < SHM_NPRIO && !any; p++)
+			any = !ring_empty(shm_ring(&w.shm, p));
+		if (any) {
+			atomic_store_explicit(&w.wb->sleeping, 0, memory_order_relaxed);
+			doorbell_disarm(&h->work_bell);
+			continue;
+		}
+		/* sleeping is cleared before the decrement inside
+		 * doorbell_sleep: a death in between leaves the count one
+		 * high (a spurious wake syscall), never one low. */
+		rc = sys_futex_wait((const uint32_t *)&h->work_bell.seq, armed, IDLE_SLEEP_NS);
+		atomic_store_explicit(&w.wb->sleeping, 0, memory_order_relaxed);
+		doorbell_disarm(&h->work_bell);
+		beat(w.wb);
+	}
+	atomic_store_explicit(&w.wb->state, WSTATE_EXITING, memory_order_release);
+	if (w.env)
+		mdb_env_close(w.env);
+	free(w.blob);
+	shm_detach(&w.shm);
+	return 0;
+}

@@ -1,0 +1,1991 @@
+/*
+ * forq — the command-line client of forqd (forq(1)).
+ *
+ * Shape: `forq [--socket PATH] VERB [options] [--] [args]`.  main() picks
+ * the verb from a table; each verb parses its own options with
+ * getopt_long (submit stops at the first non-option, so the command after
+ * it keeps its own options; the others permute, so `forq status 7 --json`
+ * works), builds one request, makes one libforq call (wait and list make
+ * several on one connection) and prints the reply.  Nothing below main()
+ * exits: every function returns an exit status up to it.
+ *
+ * Output contract (STYLE rule 19, forq(1) EXIT STATUS):
+ *   - results on stdout; with --json exactly one JSON document, the reply's
+ *     "data" object (pretty on a terminal, one line otherwise);
+ *   - misuse: "forq: VERB: what" and a hint on stderr, exit 2;
+ *   - errors: "forq: VERB: message (CODE)" on stderr, exit forq_err_exit()
+ *     of the code, so scripts can tell "no such task" (5) from "forqd not
+ *     running" (3) from "refused" (4);
+ *   - wait: 0 when every awaited task ended DONE, 1 otherwise, 6 when its
+ *     --timeout passed first.
+ *
+ * JSONL submission (-f) reads and validates the whole input before the
+ * first byte is sent (a bad line changes nothing), splicing each line's
+ * text into batch messages rather than re-serialising it: cJSON parses a
+ * line once, only to prove it is one object and to see whether it names a
+ * "priority".  Batches are bounded by task count and bytes so that each
+ * fits forqd's default message limit with room to spare.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cjson/cJSON.h>
+
+#include "client.h"
+#include "duration.h"
+#include "forq/errors.h"
+#include "paths.h"
+
+#ifndef FORQ_VERSION
+#define FORQ_VERSION "0.1.0"
+#endif
+
+#define EXIT_USAGE 2
+#define EXIT_INTERNAL 70
+#define ID_MAX ((UINT64_C(1) << 53) - 1)  /* ids travel as JSON numbers (doubles) */
+#define BATCH_TASKS_MAX 50000             /* tasks per TASK_SUBMIT batch */
+#define BATCH_BYTES_MAX (8u << 20)        /* soft bytes per batch; forqd's default limit is 16 MiB */
+#define WAIT_ROUND_MS 250                 /* server-side timeout of one TASK_WAIT round */
+#define LIST_PAGE 10000                   /* tasks asked for per TASK_LIST request */
+#define ERRMSG_MAX 1024
+
+/* One invocation's shared state. */
+struct cli {
+	const char *verb;              /* for messages: "submit" */
+	const char *socket;            /* --socket, or NULL for the default */
+	char sockbuf[4096];            /* the resolved socket path */
+	bool json;                     /* --json */
+	struct forq_client *c;         /* connected lazily by cli_connect() */
+};
+
+/* ---- messages ---------------------------------------------------------- */
+
+static int usage_error(struct cli *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int fail(struct cli *x, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* "forq: VERB: what" and a hint; returns exit status 2. */
+static int
+usage_error(struct cli *x, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "forq: %s%s", x->verb ? x->verb : "", x->verb ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (x->verb)
+		fprintf(stderr, "\nTry 'forq %s --help'.\n", x->verb);
+	else
+		fprintf(stderr, "\nTry 'forq --help'.\n");
+	return EXIT_USAGE;
+}
+
+/* "forq: VERB: message (CODE)"; returns the code's exit status. */
+static int
+fail(struct cli *x, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "forq: %s: ", x->verb);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (%s)\n", forq_err_code(code));
+	return forq_err_exit(code);
+}
+
+static int
+fail_nomem(struct cli *x)
+{
+	return fail(x, FORQ_EINTERNAL, "out of memory");
+}
+
+/* ---- text buffer --------------------------------------------------------- */
+
+/* A growing byte buffer; an allocation failure sticks in .oom. */
+struct sbuf {
+	char *p;               /* the bytes, NUL-terminated when non-NULL */
+	size_t len;            /* bytes used, without the NUL */
+	size_t cap;            /* bytes allocated */
+	bool oom;              /* an append failed; contents are incomplete */
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void
+sb_str(struct sbuf *b, const char *s)
+{
+	sb_add(b, s, strlen(s));
+}
+
+static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	char tmp[256];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		b->oom = true;     /* only short fragments are formatted here */
+		return;
+	}
+	sb_add(b, tmp, (size_t)n);
+}
+
+static void
+sb_free(struct sbuf *b)
+{
+	free(b->p);
+	*b = (struct sbuf){ 0 };
+}
+
+/* Append @s as one shell word, quoted when needed (for display only). */
+static void
+sb_shell_word(struct sbuf *b, const char *s)
+{
+	static const char safe[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				   "0123456789@%+=:,./-_";
+
+	if (*s && s[strspn(s, safe)] == '\0') {
+		sb_str(b, s);
+		return;
+	}
+	sb_add(b, "'", 1);
+	for (; *s; s++) {
+		if (*s == '\'')
+			sb_str(b, "'\\''");
+		else
+			sb_add(b, s, 1);
+	}
+	sb_add(b, "'", 1);
+}
+
+/* ---- parsing arguments ------------------------------------------------- */
+
+/* A decimal integer 0..@max, digits only.  0, -EINVAL or -ERANGE. */
+static int
+parse_uint(const char *s, uint64_t max, uint64_t *v)
+{
+	uint64_t n = 0;
+
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -EINVAL;
+		if (n > (max - (uint64_t)(*s - '0')) / 10)
+			return -ERANGE;
+		n = n * 10 + (uint64_t)(*s - '0');
+	}
+	*v = n;
+	return 0;
+}
+
+/* A task id: a positive integer that a JSON number carries exactly. */
+static int
+parse_id(struct cli *x, const char *s, uint64_t *id)
+{
+	if (parse_uint(s, ID_MAX, id) || *id == 0)
+		return usage_error(x, "'%s' is not a task id (a positive integer)", s);
+	return 0;
+}
+
+/* A --timeout value: a duration (forq-protocol(7)); ms out. */
+static int
+parse_timeout(struct cli *x, const char *s, uint64_t *ms)
+{
+	int rc = duration_parse(s, ms);
+
+	if (rc == -ERANGE)
+		return usage_error(x, "timeout '%s' is too large", s);
+	if (rc)
+		return usage_error(x, "'%s' is not a duration (e.g. 250ms, 10s, 5m, 1h, 1.5)", s);
+	return 0;
+}
+
+/* Long options every verb has (the values are beyond any char). */
+enum {
+	OPT_SOCKET = 256,
+	OPT_JSON,
+	OPT_NAME,
+	OPT_RETRIES,
+	OPT_ENV,
+	OPT_CWD,
+	OPT_PARSABLE,
+	OPT_ARGS,
+	OPT_STATE,
+	OPT_LIMIT,
+	OPT_STDERR,
+	OPT_ALL,
+};
+
+/* Report getopt's '?' or ':' for argv; returns exit status 2. */
+static int
+bad_option(struct cli *x, int ch, char **argv)
+{
+	const char *arg = argv[optind - 1];
+
+	if (ch == ':')
+		return usage_error(x, "option '%s' needs a value", arg);
+	if (optopt && optopt < 256 && !(arg[0] == '-' && arg[1] == '-'))
+		return usage_error(x, "unknown option '-%c'", optopt);
+	return usage_error(x, "unknown option '%s'", arg);
+}
+
+/* ---- talking to forqd -------------------------------------------------- */
+
+/* Connect @x once.  0, or an exit status after a message. */
+static int
+cli_connect(struct cli *x)
+{
+	int rc;
+
+	if (x->c)
+		return 0;
+	if (x->socket) {
+		if (strlen(x->socket) >= sizeof(x->sockbuf))
+			return fail(x, FORQ_ECONNECT, "cannot reach forqd at %s: %s", x->socket,
+				    strerror(ENAMETOOLONG));
+		strcpy(x->sockbuf, x->socket);
+	} else {
+		rc = paths_socket(x->sockbuf, sizeof(x->sockbuf), NULL);
+		if (rc)
+			return fail(x, FORQ_ECONNECT, "cannot find forqd's socket: %s "
+				    "(set FORQ_SOCKET or use --socket)", strerror(-rc));
+	}
+	rc = forq_client_connect(x->sockbuf, &x->c);
+	if (rc)
+		return fail(x, FORQ_ECONNECT, "cannot reach forqd at %s: %s", x->sockbuf,
+			    strerror(-rc));
+	return 0;
+}
+
+/*
+ * One request; @data consumed.  0 with *@reply owned by the caller, or an
+ * exit status after a message.
+ */
+static int
+cli_call(struct cli *x, const char *type, cJSON *data, cJSON **reply)
+{
+	char msg[ERRMSG_MAX];
+	int rc;
+
+	*reply = NULL;
+	rc = cli_connect(x);
+	if (rc) {
+		cJSON_Delete(data);
+		return rc;
+	}
+	rc = forq_client_call(x->c, type, data, reply, msg, sizeof(msg));
+	if (rc)
+		return fail(x, rc, "%s", msg);
+	return 0;
+}
+
+/* Print @j as the one JSON document of --json. */
+static int
+print_json(struct cli *x, const cJSON *j)
+{
+	char *s = isatty(STDOUT_FILENO) ? cJSON_Print(j) : cJSON_PrintUnformatted(j);
+
+	if (!s)
+		return fail_nomem(x);
+	fputs(s, stdout);
+	fputc('\n', stdout);
+	cJSON_free(s);
+	return 0;
+}
+
+/* ---- reading replies ----------------------------------------------------- */
+
+static const cJSON *
+jget(const cJSON *o, const char *k)
+{
+	return cJSON_GetObjectItemCaseSensitive(o, k);
+}
+
+static const char *
+jstr(const cJSON *o, const char *k, const char *dflt)
+{
+	const cJSON *v = jget(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : dflt;
+}
+
+static bool
+jnum(const cJSON *o, const char *k, double *d)
+{
+	const cJSON *v = jget(o, k);
+
+	if (!cJSON_IsNumber(v))
+		return false;
+	*d = v->valuedouble;
+	return true;
+}
+
+/* A non-negative integer field; 0 when absent or not one. */
+static uint64_t
+ju64(const cJSON *o, const char *k)
+{
+	double d;
+
+	if (!jnum(o, k, &d) || !(d >= 0) || d >= 18446744073709551616.0)
+		return 0;
+	return (uint64_t)d;
+}
+
+/* An integer field as text ("-" when null or absent). */
+static void
+jint_text(const cJSON *o, const char *k, char *buf, size_t len)
+{
+	double d;
+
+	if (jnum(o, k, &d))
+		snprintf(buf, len, "%.0f", d);
+	else
+		snprintf(buf, len, "-");
+}
+
+/* Seconds-since-epoch @t as local time with milliseconds. */
+static void
+fmt_time(double t, char *buf, size_t len)
+{
+	time_t s = (time_t)floor(t);
+	unsigned ms = (unsigned)((t - floor(t)) * 1000.0);
+	struct tm tm;
+	size_t n;
+
+	if (ms > 999)
+		ms = 999;
+	if (!localtime_r(&s, &tm) || (n = strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm)) == 0) {
+		snprintf(buf, len, "%.3f", t);
+		return;
+	}
+	snprintf(buf + n, len - n, ".%03u", ms);
+}
+
+/* A span in seconds as a duration text. */
+static void
+fmt_span(double s, char *buf, size_t len)
+{
+	uint64_t ms = 0;
+
+	if (duration_from_seconds(s < 0 ? 0 : s, &ms))
+		ms = DURATION_MAX_MS;
+	duration_format(ms, buf, len);
+}
+
+static double
+now_epoch(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- a text table ------------------------------------------------------ */
+
+#define TABLE_COLS_MAX 12
+
+/* Rows of cells printed with aligned columns. */
+struct table {
+	unsigned ncols;                /* columns */
+	const char *const *heads;      /* ncols headings */
+	const bool *right;             /* ncols: right-align (numbers) */
+	char **cells;                  /* nrows * ncols strdup'd cells */
+	size_t nrows;                  /* rows added */
+	size_t cap;                    /* rows allocated */
+	bool oom;                      /* a cell could not be stored */
+};
+
+static void
+table_row(struct table *t, char *const *vals)
+{
+	if (t->oom)
+		return;
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		char **p = realloc(t->cells, cap * t->ncols * sizeof(*p));
+
+		if (!p) {
+			t->oom = true;
+			return;
+		}
+		t->cells = p;
+		t->cap = cap;
+	}
+	for (unsigned i = 0; i < t->ncols; i++) {
+		t->cells[t->nrows * t->ncols + i] = strdup(vals[i]);
+		if (!t->cells[t->nrows * t->ncols + i])
+			t->oom = true;
+	}
+	t->nrows++;
+}
+
+static void
+table_print(const struct table *t)
+{
+	size_t w[TABLE_COLS_MAX];
+
+	for (unsigned i = 0; i < t->ncols; i++) {
+		w[i] = strlen(t->heads[i]);
+		for (size_t r = 0; r < t->nrows; r++) {
+			const char *c = t->cells[r * t->ncols + i];
+			size_t n = c ? strlen(c) : 0;
+
+			if (n > w[i])
+				w[i] = n;
+		}
+	}
+	for (size_t r = 0; r <= t->nrows; r++) {
+		for (unsigned i = 0; i < t->ncols; i++) {
+			const char *c = r == 0 ? t->heads[i] : t->cells[(r - 1) * t->ncols + i];
+			bool last = i + 1 == t->ncols;
+
+			if (!c)
+				c = "";
+			if (t->right[i])
+				printf("%*s%s", (int)w[i], c, last ? "" : "  ");
+			else if (last)
+				printf("%s", c);
+			else
+				printf("%-*s  ", (int)w[i], c);
+		}
+		putchar('\n');
+	}
+}
+
+static void
+table_free(struct table *t)
+{
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+}
+
+/* ---- verbs ------------------------------------------------------------- */
+
+struct verb {
+	const char *name;                              /* "submit" */
+	int (*run)(struct cli *x, int argc, char **argv);  /* argv[0] is the verb */
+	const char *summary;                           /* one line for forq --help */
+	const char *usage;                             /* forq VERB --help */
+};
+
+static const struct verb *find_verb(const char *name);
+
+#define SOCKET_HELP \
+	"      --socket PATH     forqd's socket (default: $FORQ_SOCKET, else\n" \
+	"                        $XDG_RUNTIME_DIR/forq/forq.sock, else STATE/forq.sock)\n"
+#define JSON_HELP \
+	"      --json            print the reply's data as one JSON document\n"
+#define HELP_HELP \
+	"  -h, --help            show this help\n"
+
+/* Print the usage of verb @name to stdout; exit status 0. */
+static int
+verb_help(const char *name)
+{
+	fputs(find_verb(name)->usage, stdout);
+	return 0;
+}
+
+/* -- submit -- */
+
+static const char submit_usage[] =
+	"usage: forq submit [options] [--] CMD [ARG...]\n"
+	"       forq submit -k KERNEL [--args JSON] [options]\n"
+	"       forq submit -f FILE [-p PRIO] [--parsable]\n"
+	"\n"
+	"Submit a command (run by the exec kernel, without a shell), a kernel task,\n"
+	"or every task object of a JSONL file (one object a line; - reads stdin).\n"
+	"\n"
+	"  -p, --priority PRIO   0 (most urgent) to 9; default 5; with -f, the\n"
+	"                        priority of lines that name none\n"
+	"  -t, --timeout T       end the task after T (250ms, 10s, 5m, 1h; a bare\n"
+	"                        number is seconds; 0 = none, the default)\n"
+	"      --name NAME       a name for the task (at most 255 bytes)\n"
+	"      --retries N       runs after a failed, timed-out or lost one (0 to 100)\n"
+	"      --env K=V         add K=V to the command's environment (repeatable)\n"
+	"      --cwd DIR         the command's working directory (default: the\n"
+	"                        current directory)\n"
+	"  -k, --kernel KERNEL   run the kernel KERNEL instead of a command\n"
+	"      --args JSON       the kernel's arguments, a JSON object\n"
+	"  -f, --file FILE       submit the tasks of the JSONL file FILE\n"
+	"      --parsable        print only the task ids, one a line\n"
+	SOCKET_HELP
+	HELP_HELP;
+
+/* What `forq submit` was asked. */
+struct submit_opts {
+	int64_t priority;              /* -1 = not given */
+	bool has_timeout;              /* -t given */
+	uint64_t timeout_ms;           /* -t */
+	const char *name;              /* --name, or NULL */
+	int64_t retries;               /* -1 = not given */
+	cJSON *env;                    /* --env pairs as an object, or NULL */
+	const char *cwd;               /* --cwd, or NULL */
+	const char *kernel;            /* -k, or NULL */
+	const char *args;              /* --args text, or NULL */
+	const char *file;              /* -f, or NULL */
+	bool parsable;                 /* --parsable */
+};
+
+/* Add "priority", "timeout", "name", "retries" of @o to @t.  false on OOM. */
+static bool
+add_common(cJSON *t, const struct submit_opts *o)
+{
+	if (o->priority >= 0 && !cJSON_AddNumberToObject(t, "priority", (double)o->priority))
+		return false;
+	if (o->has_timeout &&
+	    !cJSON_AddNumberToObject(t, "timeout", (double)o->timeout_ms / 1000.0))
+		return false;
+	if (o->name && !cJSON_AddStringToObject(t, "name", o->name))
+		return false;
+	if (o->retries >= 0 && !cJSON_AddNumberToObject(t, "retries", (double)o->retries))
+		return false;
+	return true;
+}
+
+/* The absolute form of @dir (relative ones against the current directory). */
+static int
+abs_dir(struct cli *x, const char *dir, struct sbuf *out)
+{
+	char *cwd;
+
+	if (dir && dir[0] == '/') {
+		sb_str(out, dir);
+		return 0;
+	}
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return usage_error(x, "cannot determine the current directory: %s; use --cwd DIR",
+				   strerror(errno));
+	sb_str(out, cwd);
+	if (dir && *dir) {
+		if (out->len == 0 || out->p[out->len - 1] != '/')
+			sb_str(out, "/");
+		sb_str(out, dir);
+	}
+	free(cwd);
+	return 0;
+}
+
+/* One task from the command line (a command or a kernel). */
+static int
+submit_one(struct cli *x, struct submit_opts *o, int argc, char **argv)
+{
+	bool exec = !o->kernel || strcmp(o->kernel, "exec") == 0;
+	struct sbuf dir = { 0 };
+	cJSON *t, *reply = NULL, *a;
+	double id;
+	int rc;
+
+	if (exec && argc == 0)
+		return usage_error(x, "no command given");
+	if (!exec && argc > 0)
+		return usage_error(x, "a kernel task takes no command ('%s'); use --args", argv[0]);
+	if (!exec && (o->env || o->cwd))
+		return usage_error(x, "--env and --cwd apply to commands only");
+	t = cJSON_CreateObject();
+	if (!t)
+		return fail_nomem(x);
+	if (o->kernel && !cJSON_AddStringToObject(t, "kernel", o->kernel))
+		goto out_nomem;
+	if (exec) {
+		a = cJSON_AddArrayToObject(t, "argv");
+		if (!a)
+			goto out_nomem;
+		for (int i = 0; i < argc; i++) {
+			cJSON *s = cJSON_CreateString(argv[i]);
+
+			if (!s || !cJSON_AddItemToArray(a, s)) {
+				cJSON_Delete(s);
+				goto out_nomem;
+			}
+		}
+		rc = abs_dir(x, o->cwd, &dir);
+		if (rc)
+			goto out_free;
+		if (dir.oom || !cJSON_AddStringToObject(t, "cwd", dir.p))
+			goto out_nomem;
+		if (o->env) {
+			if (!cJSON_AddItemToObject(t, "env", o->env))
+				goto out_nomem;
+			o->env = NULL;    /* now owned by t */
+		}
+	}
+	if (o->args) {
+		a = cJSON_Parse(o->args);
+		if (!cJSON_IsObject(a)) {
+			cJSON_Delete(a);
+			rc = usage_error(x, "--args must be a JSON object, e.g. '{\"us\":100}'");
+			goto out_free;
+		}
+		if (!cJSON_AddItemToObject(t, "args", a)) {
+			cJSON_Delete(a);
+			goto out_nomem;
+		}
+	}
+	if (!add_common(t, o))
+		goto out_nomem;
+	rc = cli_call(x, "TASK_SUBMIT", t, &reply);
+	t = NULL;
+	if (rc)
+		goto out_free;
+	if (!jnum(reply, "id", &id) && !jnum(reply, "first", &id)) {
+		rc = fail(x, FORQ_EPROTO, "TASK_SUBMIT_OK reply without an id");
+		goto out_free;
+	}
+	if (o->parsable)
+		printf("%.0f\n", id);
+	else
+		printf("Submitted task %.0f\n", id);
+	rc = 0;
+	goto out_free;
+
+out_nomem:
+	rc = fail_nomem(x);
+out_free:
+	cJSON_Delete(reply);
+	cJSON_Delete(t);
+	sb_free(&dir);
+	return rc;
+}
+
+/* One TASK_SUBMIT message of a JSONL submission. */
+struct batch {
+	struct sbuf text;              /* the whole request envelope */
+	uint32_t ntasks;               /* tasks in it */
+	uint64_t *lines;               /* ntasks input line numbers, for error messages */
+};
+
+static const char batch_head[] = "{\"type\":\"TASK_SUBMIT\",\"data\":{\"tasks\":[";
+static const char batch_tail[] = "]}}";
+
+/* All the batches of a file. */
+struct batches {
+	struct batch *v;               /* the batches */
+	size_t n;                      /* used */
+	size_t cap;                    /* allocated */
+	uint64_t ntasks;               /* tasks in all of them */
+};
+
+static void
+batches_free(struct batches *bs)
+{
+	for (size_t i = 0; i < bs->n; i++) {
+		sb_free(&bs->v[i].text);
+		free(bs->v[i].lines);
+	}
+	free(bs->v);
+}
+
+/* The batch that the next task of @len bytes goes into; NULL on OOM. */
+static struct batch *
+batch_for(struct batches *bs, size_t len)
+{
+	struct batch *b = bs->n ? &bs->v[bs->n - 1] : NULL;
+
+	if (b && b->ntasks < BATCH_TASKS_MAX &&
+	    (b->ntasks == 0 || b->text.len + len + 1 + sizeof(batch_tail) <= BATCH_BYTES_MAX))
+		return b;
+	if (b)
+		sb_add(&b->text, batch_tail, strlen(batch_tail));
+	if (bs->n == bs->cap) {
+		size_t cap = bs->cap ? bs->cap * 2 : 8;
+		struct batch *v = realloc(bs->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		bs->v = v;
+		bs->cap = cap;
+	}
+	b = &bs->v[bs->n++];
+	*b = (struct batch){ 0 };
+	b->lines = malloc(BATCH_TASKS_MAX * sizeof(*b->lines));
+	if (!b->lines)
+		return NULL;
+	sb_add(&b->text, batch_head, strlen(batch_head));
+	return b;
+}
+
+static bool
+is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+/*
+ * Read and validate every line of @f into batches.  0, or an exit status
+ * after a message naming the line.
+ */
+static int
+read_jsonl(struct cli *x, FILE *f, const char *fname, int64_t prio, struct batches *bs)
+{
+	char *line = NULL, prio_text[32];
+	size_t cap = 0;
+	uint64_t lineno = 0;
+	ssize_t got;
+	int rc = 0;
+
+	snprintf(prio_text, sizeof(prio_text), "\"priority\":%" PRId64, prio);
+	while ((got = getline(&line, &cap, f)) >= 0) {
+		const char *p = line, *e = line + got, *end = NULL;
+		struct batch *b;
+		cJSON *obj;
+		bool add_prio;
+
+		lineno++;
+		while (p < e && is_space(*p))
+			p++;
+		while (e > p && is_space(e[-1]))
+			e--;
+		if (p == e)
+			continue;
+		if (memchr(p, '\0', (size_t)(e - p))) {
+			rc = usage_error(x, "%s:%" PRIu64 ": not a JSON object (NUL byte)", fname,
+					 lineno);
+			goto out_free;
+		}
+		obj = cJSON_ParseWithLengthOpts(p, (size_t)(e - p), &end, 0);
+		if (!cJSON_IsObject(obj) || !end || end != e) {
+			cJSON_Delete(obj);
+			rc = usage_error(x, "%s:%" PRIu64 ": not a JSON object", fname, lineno);
+			goto out_free;
+		}
+		add_prio = prio >= 0 && !jget(obj, "priority");
+		if (add_prio && !obj->child) {
+			/* "{}": the object becomes {"priority":P} */
+			p = e = "";
+		}
+		cJSON_Delete(obj);
+		b = batch_for(bs, (size_t)(e - p) + (add_prio ? strlen(prio_text) + 3 : 0));
+		if (!b)
+			goto out_nomem;
+		if (b->ntasks)
+			sb_add(&b->text, ",", 1);
+		if (add_prio) {
+			/* splice the default in after the '{' the line starts with */
+			sb_add(&b->text, "{", 1);
+			sb_str(&b->text, prio_text);
+			if (p != e) {
+				sb_add(&b->text, ",", 1);
+				p++;
+			} else {
+				sb_add(&b->text, "}", 1);
+			}
+		}
+		sb_add(&b->text, p, (size_t)(e - p));
+		if (b->text.oom)
+			goto out_nomem;
+		b->lines[b->ntasks++] = lineno;
+		bs->ntasks++;
+	}
+	if (ferror(f)) {
+		rc = usage_error(x, "cannot read %s: %s", fname, strerror(errno));
+		goto out_free;
+	}
+	if (bs->n) {
+		struct batch *b = &bs->v[bs->n - 1];
+
+		sb_add(&b->text, batch_tail, strlen(batch_tail));
+		if (b->text.oom)
+			goto out_nomem;
+	}
+	goto out_free;
+
+out_nomem:
+	rc = fail_nomem(x);
+out_free:
+	free(line);
+	return rc;
+}
+
+/* Submitted id ranges, merged where consecutive (for the summary line). */
+struct ranges {
+	uint64_t (*v)[2];              /* [first, last] pairs */
+	size_t n;                      /* used */
+	size_t cap;                    /* allocated */
+};
+
+static bool
+ranges_add(struct ranges *r, uint64_t first, uint64_t last)
+{
+	if (r->n && r->v[r->n - 1][1] + 1 == first) {
+		r->v[r->n - 1][1] = last;
+		return true;
+	}
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		uint64_t (*v)[2] = realloc(r->v, cap * sizeof(*v));
+
+		if (!v)
+			return false;
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n][0] = first;
+	r->v[r->n][1] = last;
+	r->n++;
+	return true;
+}
+
+static void
+ranges_print(const struct ranges *r, uint64_t count)
+{
+	printf("Submitted %" PRIu64 " task%s", count, count == 1 ? "" : "s");
+	for (size_t i = 0; i < r->n; i++) {
+		printf("%s%" PRIu64, i ? "," : ": ", r->v[i][0]);
+		if (r->v[i][1] != r->v[i][0])
+			printf("-%" PRIu64, r->v[i][1]);
+	}
+	putchar('\n');
+}
+
+/*
+ * Report a refused batch: map "tasks[N]: ..." in @msg to the input line
+ * of task N.
+ */
+static int
+batch_fail(struct cli *x, const struct batch *b, const char *fname, int code, const char *msg)
+{
+	unsigned long idx;
+	char *end;
+
+	if (strncmp(msg, "tasks[", 6) == 0) {
+		idx = strtoul(msg + 6, &end, 10);
+		if (end[0] == ']' && idx < b->ntasks) {
+			end++;
+			if (*end == ':')
+				end++;
+			while (*end == ' ')
+				end++;
+			return fail(x, code, "%s:%" PRIu64 ": %s", fname, b->lines[idx], end);
+		}
+	}
+	return fail(x, code, "%s: lines %" PRIu64 "-%" PRIu64 ": %s", fname, b->lines[0],
+		    b->lines[b->ntasks - 1], msg);
+}
+
+/* Send @bs batch by batch; print the ids. */
+static int
+send_batches(struct cli *x, struct batches *bs, const char *fname, bool parsable)
+{
+	struct ranges r = { 0 };
+	uint64_t done = 0;
+	char msg[ERRMSG_MAX];
+	int rc = 0;
+
+	if (bs->n) {
+		rc = cli_connect(x);
+		if (rc)
+			return rc;
+	}
+	for (size_t i = 0; i < bs->n; i++) {
+		struct batch *b = &bs->v[i];
+		cJSON *reply = NULL;
+		uint64_t first, last, count;
+
+		if (b->text.oom) {
+			rc = fail_nomem(x);
+			goto out_free;
+		}
+		rc = forq_client_call_raw(x->c, "TASK_SUBMIT", b->text.p, b->text.len, &reply, msg,
+					  sizeof(msg));
+		if (rc) {
+			if (!parsable && done)
+				ranges_print(&r, done);
+			rc = batch_fail(x, b, fname, rc, msg);
+			if (done)
+				fprintf(stderr, "forq: submit: %" PRIu64 " tasks before line %" PRIu64
+					" were submitted; none from it on\n", done, b->lines[0]);
+			goto out_free;
+		}
+		first = ju64(reply, "first");
+		last = ju64(reply, "last");
+		count = ju64(reply, "count");
+		cJSON_Delete(reply);
+		if (first == 0 || last < first || count != b->ntasks || last - first + 1 != count) {
+			rc = fail(x, FORQ_EPROTO, "TASK_SUBMIT_OK for %" PRIu32 " tasks has "
+				  "first %" PRIu64 ", last %" PRIu64 ", count %" PRIu64, b->ntasks,
+				  first, last, count);
+			goto out_free;
+		}
+		if (parsable) {
+			for (uint64_t id = first; id <= last; id++)
+				printf("%" PRIu64 "\n", id);
+		} else if (!ranges_add(&r, first, last)) {
+			rc = fail_nomem(x);
+			goto out_free;
+		}
+		done += count;
+		sb_free(&b->text);
+	}
+	if (!parsable)
+		ranges_print(&r, done);
+out_free:
+	free(r.v);
+	return rc;
+}
+
+static int
+submit_file(struct cli *x, const struct submit_opts *o)
+{
+	bool is_stdin = strcmp(o->file, "-") == 0;
+	const char *fname = is_stdin ? "stdin" : o->file;
+	struct batches bs = { 0 };
+	FILE *f;
+	int rc;
+
+	f = is_stdin ? stdin : fopen(o->file, "re");
+	if (!f)
+		return usage_error(x, "cannot open %s: %s", o->file, strerror(errno));
+	rc = read_jsonl(x, f, fname, o->priority, &bs);
+	if (!is_stdin)
+		fclose(f);
+	if (rc == 0)
+		rc = send_batches(x, &bs, fname, o->parsable);
+	batches_free(&bs);
+	return rc;
+}
+
+/* Add --env K=V to o->env. */
+static int
+add_env(struct cli *x, struct submit_opts *o, const char *kv)
+{
+	const char *eq = strchr(kv, '=');
+	char *k;
+	cJSON *v;
+
+	if (!eq || eq == kv)
+		return usage_error(x, "--env wants NAME=VALUE, not '%s'", kv);
+	if (!o->env && !(o->env = cJSON_CreateObject()))
+		return fail_nomem(x);
+	k = strndup(kv, (size_t)(eq - kv));
+	v = cJSON_CreateString(eq + 1);
+	if (!k || !v)
+		goto out_nomem;
+	cJSON_DeleteItemFromObjectCaseSensitive(o->env, k);
+	if (!cJSON_AddItemToObject(o->env, k, v))
+		goto out_nomem;
+	free(k);
+	return 0;
+
+out_nomem:
+	cJSON_Delete(v);
+	free(k);
+	return fail_nomem(x);
+}
+
+static int
+verb_submit(struct cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "priority", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "name", required_argument, NULL, OPT_NAME },
+		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "env", required_argument, NULL, OPT_ENV },
+		{ "cwd", required_argument, NULL, OPT_CWD },
+		{ "kernel", required_argument, NULL, 'k' },
+		{ "args", required_argument, NULL, OPT_ARGS },
+		{ "file", required_argument, NULL, 'f' },
+		{ "parsable", no_argument, NULL, OPT_PARSABLE },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct submit_opts o = { .priority = -1, .retries = -1 };
+	const char *conflict = NULL;
+	uint64_t v;
+	int ch, rc = 0;
+
+	while ((ch = getopt_long(argc, argv, "+:p:t:k:f:h", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'p':
+			if (parse_uint(optarg, 9, &v)) {
+				rc = usage_error(x, "priority must be an integer from 0 to 9, not '%s'",
+						 optarg);
+				goto out;
+			}
+			o.priority = (int64_t)v;
+			break;
+		case 't':
+			rc = parse_timeout(x, optarg, &o.timeout_ms);
+			if (rc)
+				goto out;
+			o.has_timeout = true;
+			conflict = conflict ? conflict : "-t";
+			break;
+		case OPT_NAME:
+			o.name = optarg;
+			conflict = conflict ? conflict : "--name";
+			break;
+		case OPT_RETRIES:
+			if (parse_uint(optarg, 100, &v)) {
+				rc = usage_error(x, "retries must be an integer from 0 to 100, not '%s'",
+						 optarg);
+				goto out;
+			}
+			o.retries = (int64_t)v;
+			conflict = conflict ? conflict : "--retries";
+			break;
+		case OPT_ENV:
+			rc = add_env(x, &o, optarg);
+			if (rc)
+				goto out;
+			conflict = conflict ? conflict : "--env";
+			break;
+		case OPT_CWD:
+			o.cwd = optarg;
+			conflict = conflict ? conflict : "--cwd";
+			break;
+		case 'k':
+			o.kernel = optarg;
+			conflict = conflict ? conflict : "-k";
+			break;
+		case OPT_ARGS:
+			o.args = optarg;
+			conflict = conflict ? conflict : "--args";
+			break;
+		case 'f':
+			o.file = optarg;
+			break;
+		case OPT_PARSABLE:
+			o.parsable = true;
+			break;
+		case OPT_SOCKET:
+			x->socket = optarg;
+			break;
+		case 'h':
+			rc = verb_help(x->verb);
+			goto out;
+		default:
+			rc = bad_option(x, ch, argv);
+			goto out;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (o.file) {
+		if (conflict)
+			rc = usage_error(x, "-f cannot be combined with %s", conflict);
+		else if (argc > 0)
+			rc = usage_error(x, "-f takes no command ('%s')", argv[0]);
+		else
+			rc = submit_file(x, &o);
+	} else {
+		rc = submit_one(x, &o, argc, argv);
+	}
+out:
+	cJSON_Delete(o.env);
+	return rc;
+}
+
+/* -- status -- */
+
+static const char status_usage[] =
+	"usage: forq status ID [--json]\n"
+	"\n"
+	"Show task ID: its state, kernel, name, priority, exit code, reason,\n"
+	"attempts and times.\n"
+	"\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+/* Options of the read verbs that take nothing else; 0, 1 = help shown, or exit status. */
+static const struct option read_lo[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+/*
+ * Parse options of a verb that has only the common ones; *@help is set when
+ * --help was shown.  0 or an exit status.
+ */
+static int
+parse_common(struct cli *x, int argc, char **argv, bool json_ok, bool *help)
+{
+	int ch;
+
+	*help = false;
+	while ((ch = getopt_long(argc, argv, ":h", read_lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_JSON:
+			if (!json_ok)
+				return usage_error(x, "unknown option '--json'");
+			x->json = true;
+			break;
+		case OPT_SOCKET:
+			x->socket = optarg;
+			break;
+		case 'h':
+			*help = true;
+			return verb_help(x->verb);
+		default:
+			return bad_option(x, ch, argv);
+		}
+	}
+	return 0;
+}
+
+/* The single ID argument of status/result. */
+static int
+one_id(struct cli *x, int argc, char **argv, uint64_t *id)
+{
+	if (argc - optind != 1)
+		return usage_error(x, argc - optind == 0 ? "no task id given"
+							 : "expects exactly one task id");
+	return parse_id(x, argv[optind], id);
+}
+
+static cJSON *
+id_request(uint64_t id)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	if (d && !cJSON_AddNumberToObject(d, "id", (double)id)) {
+		cJSON_Delete(d);
+		d = NULL;
+	}
+	return d;
+}
+
+/* One "key: value" line of status. */
+static void kv(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+kv(const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%-11s", key);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static void
+print_status(const cJSON *d)
+{
+	const cJSON *argv = jget(d, "argv"), *args = jget(d, "args");
+	char buf[64], span[DURATION_FMT_MAX];
+	double sub = 0, start = 0, end = 0, tmo;
+	bool has_sub = jnum(d, "submitted", &sub);
+	bool has_start = jnum(d, "started", &start);
+	bool has_end = jnum(d, "ended", &end);
+	const char *state = jstr(d, "state", "?");
+
+	jint_text(d, "id", buf, sizeof(buf));
+	kv("id:", "%s", buf);
+	kv("name:", "%s", jstr(d, "name", "-"));
+	kv("state:", "%s", state);
+	kv("kernel:", "%s", jstr(d, "kernel", "-"));
+	if (cJSON_IsArray(argv)) {
+		struct sbuf b = { 0 };
+		const cJSON *a;
+
+		cJSON_ArrayForEach(a, argv) {
+			if (b.len)
+				sb_add(&b, " ", 1);
+			sb_shell_word(&b, cJSON_IsString(a) ? a->valuestring : "?");
+		}
+		kv("argv:", "%s", b.p && !b.oom ? b.p : "");
+		sb_free(&b);
+	}
+	if (args && !cJSON_IsNull(args)) {
+		char *s = cJSON_PrintUnformatted(args);
+
+		kv("args:", "%s", s ? s : "?");
+		cJSON_free(s);
+	}
+	jint_text(d, "priority", buf, sizeof(buf));
+	kv("priority:", "%s", buf);
+	if (jnum(d, "timeout", &tmo) && tmo > 0) {
+		fmt_span(tmo, span, sizeof(span));
+		kv("timeout:", "%s", span);
+	} else {
+		kv("timeout:", "none");
+	}
+	jint_text(d, "attempts", buf, sizeof(buf));
+	kv("attempts:", "%s", buf);
+	jint_text(d, "exit_code", buf, sizeof(buf));
+	kv("exit code:", "%s", buf);
+	if (jnum(d, "signal", &tmo))
+		kv("signal:", "%.0f", tmo);
+	kv("reason:", "%s", jstr(d, "reason", "-"));
+	if (jnum(d, "worker", &tmo)) {
+		double cpu;
+
+		if (jnum(d, "cpu", &cpu))
+			kv("worker:", "%.0f (cpu %.0f)", tmo, cpu);
+		else
+			kv("worker:", "%.0f", tmo);
+	}
+	if (has_sub) {
+		fmt_time(sub, buf, sizeof(buf));
+		fmt_span(now_epoch() - sub, span, sizeof(span));
+		kv("submitted:", "%s  (%s ago)", buf, span);
+	}
+	if (has_start) {
+		fmt_time(start, buf, sizeof(buf));
+		fmt_span(start - sub, span, sizeof(span));
+		kv("started:", "%s  (queued %s)", buf, span);
+	}
+	if (has_end) {
+		fmt_time(end, buf, sizeof(buf));
+		fmt_span(end - (has_start ? start : sub), span, sizeof(span));
+		kv("ended:", "%s  (%s %s)", buf, has_start ? "ran" : "after", span);
+	} else if (has_start && strcmp(state, "RUNNING") == 0) {
+		fmt_span(now_epoch() - start, span, sizeof(span));
+		kv("running:", "%s so far", span);
+	}
+}
+
+static int
+verb_status(struct cli *x, int argc, char **argv)
+{
+	cJSON *reply;
+	uint64_t id;
+	bool help;
+	int rc;
+
+	rc = parse_common(x, argc, argv, true, &help);
+	if (rc || help)
+		return rc;
+	rc = one_id(x, argc, argv, &id);
+	if (rc)
+		return rc;
+	rc = cli_call(x, "TASK_STATUS", id_request(id), &reply);
+	if (rc)
+		return rc;
+	if (x->json)
+		rc = print_json(x, reply);
+	else
+		print_status(reply);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* -- result -- */
+
+static const char result_usage[] =
+	"usage: forq result ID [--json]\n"
+	"\n"
+	"Print the result of the finished task ID: its result JSON, or for a\n"
+	"command without one its exit code.\n"
+	"\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+static int
+verb_result(struct cli *x, int argc, char **argv)
+{
+	const cJSON *res;
+	cJSON *reply;
+	uint64_t id;
+	double ec;
+	bool help;
+	int rc;
+
+	rc = parse_common(x, argc, argv, true, &help);
+	if (rc || help)
+		return rc;
+	rc = one_id(x, argc, argv, &id);
+	if (rc)
+		return rc;
+	rc = cli_call(x, "TASK_RESULT", id_request(id), &reply);
+	if (rc)
+		return rc;
+	res = jget(reply, "result");
+	if (x->json)
+		rc = print_json(x, reply);
+	else if (res && !cJSON_IsNull(res))
+		rc = print_json(x, res);
+	else if (jnum(reply, "exit_code", &ec))
+		printf("%.0f\n", ec);
+	else
+		fprintf(stderr, "forq: result: task %" PRIu64 " ended %s without a result\n", id,
+			jstr(reply, "state", "?"));
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* -- log -- */
+
+static const char log_usage[] =
+	"usage: forq log ID [--stderr] [--json]\n"
+	"\n"
+	"Print the standard output (or error) that task ID wrote, verbatim; forqd\n"
+	"sends at most the last MiB.\n"
+	"\n"
+	"      --stderr          the standard error instead\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+static int
+verb_log(struct cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "stderr", no_argument, NULL, OPT_STDERR },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool err = false;
+	const cJSON *data;
+	cJSON *req, *reply;
+	uint64_t id;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_STDERR:
+			err = true;
+			break;
+		case OPT_JSON:
+			x->json = true;
+			break;
+		case OPT_SOCKET:
+			x->socket = optarg;
+			break;
+		case 'h':
+			return verb_help(x->verb);
+		default:
+			return bad_option(x, ch, argv);
+		}
+	}
+	rc = one_id(x, argc, argv, &id);
+	if (rc)
+		return rc;
+	req = id_request(id);
+	if (req && err && !cJSON_AddStringToObject(req, "stream", "stderr")) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	if (!req)
+		return fail_nomem(x);
+	rc = cli_call(x, "TASK_LOG", req, &reply);
+	if (rc)
+		return rc;
+	data = jget(reply, "data");
+	if (x->json) {
+		rc = print_json(x, reply);
+	} else if (cJSON_IsString(data)) {
+		fputs(data->valuestring, stdout);
+		if (cJSON_IsTrue(jget(reply, "truncated")))
+			fprintf(stderr, "forq: log: showing the end of %s (%" PRIu64 " bytes)\n",
+				jstr(reply, "path", "the log"), ju64(reply, "size"));
+	}
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* -- list -- */
+
+static const char list_usage[] =
+	"usage: forq list [--state STATE] [--limit N] [--json]\n"
+	"\n"
+	"List tasks in ascending id order: ID STATE PRIO KERNEL NAME.\n"
+	"\n"
+	"      --state STATE     only tasks in STATE (QUEUED, WAITING, RUNNING, DONE,\n"
+	"                        FAILED, TIMEOUT, LOST, CANCELLED)\n"
+	"      --limit N         at most N tasks (default 100; 0 = all)\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+static void
+print_list_rows(const cJSON *tasks)
+{
+	const cJSON *t;
+
+	cJSON_ArrayForEach(t, tasks) {
+		char id[32], prio[32];
+
+		jint_text(t, "id", id, sizeof(id));
+		jint_text(t, "priority", prio, sizeof(prio));
+		printf("%8s  %-9s  %4s  %-10s  %s\n", id, jstr(t, "state", "?"), prio,
+		       jstr(t, "kernel", "-"), jstr(t, "name", ""));
+	}
+}
+
+static int
+verb_list(struct cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "state", required_argument, NULL, OPT_STATE },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *state = NULL;
+	uint64_t limit = 100, after = 0, got = 0;
+	cJSON *all = NULL, *all_tasks = NULL;
+	bool more = false;
+	int ch, rc = 0;
+
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_STATE:
+			state = optarg;
+			break;
+		case OPT_LIMIT:
+			if (parse_uint(optarg, ID_MAX, &limit))
+				return usage_error(x, "--limit wants a count, not '%s'", optarg);
+			break;
+		case OPT_JSON:
+			x->json = true;
+			break;
+		case OPT_SOCKET:
+			x->socket = optarg;
+			break;
+		case 'h':
+			return verb_help(x->verb);
+		default:
+			return bad_option(x, ch, argv);
+		}
+	}
+	if (optind < argc)
+		return usage_error(x, "unexpected argument '%s'", argv[optind]);
+	if (!x->json)
+		printf("%8s  %-9s  %4s  %-10s  %s\n", "ID", "STATE", "PRIO", "KERNEL", "NAME");
+	/* page through with "after" so that no reply grows without bound */
+	do {
+		uint64_t want = limit == 0 || limit - got > LIST_PAGE ? LIST_PAGE : limit - got;
+		cJSON *req = cJSON_CreateObject(), *reply, *tasks, *t;
+		uint64_t n = 0;
+
+		if (!req || (state && !cJSON_AddStringToObject(req, "state", state)) ||
+		    !cJSON_AddNumberToObject(req, "limit", (double)want) ||
+		    (after && !cJSON_AddNumberToObject(req, "after", (double)after))) {
+			cJSON_Delete(req);
+			rc = fail_nomem(x);
+			goto out;
+		}
+		rc = cli_call(x, "TASK_LIST", req, &reply);
+		if (rc)
+			goto out;
+		tasks = (cJSON *)jget(reply, "tasks");
+		more = cJSON_IsTrue(jget(reply, "more"));
+		if (!cJSON_IsArray(tasks)) {
+			cJSON_Delete(reply);
+			rc = fail(x, FORQ_EPROTO, "TASK_LIST_OK reply without a \"tasks\" array");
+			goto out;
+		}
+		cJSON_ArrayForEach(t, tasks) {
+			uint64_t id = ju64(t, "id");
+
+			if (id <= after) {
+				cJSON_Delete(reply);
+				rc = fail(x, FORQ_EPROTO, "TASK_LIST_OK ids not ascending past %" PRIu64,
+					  after);
+				goto out;
+			}
+			n++;
+			after = id;
+		}
+		got += n;
+		if (!x->json) {
+			print_list_rows(tasks);
+			cJSON_Delete(reply);
+		} else if (!all) {
+			all = reply;
+			all_tasks = tasks;
+		} else {
+			while ((t = tasks->child) != NULL)
+				cJSON_AddItemToArray(all_tasks, cJSON_DetachItemViaPointer(tasks, t));
+			cJSON_Delete(reply);
+		}
+		if (n == 0)
+			break;
+	} while (more && (limit == 0 || got < limit));
+	if (x->json) {
+		cJSON_DeleteItemFromObjectCaseSensitive(all, "more");
+		if (!cJSON_AddBoolToObject(all, "more", more)) {
+			rc = fail_nomem(x);
+			goto out;
+		}
+		rc = print_json(x, all);
+	} else if (more) {
+		fprintf(stderr, "forq: list: more tasks follow; raise --limit (0 = all)\n");
+	}
+out:
+	cJSON_Delete(all);
+	return rc;
+}
+
+/* -- wait -- */
+
+static const char wait_usage[] =
+	"usage: forq wait [ID...|--all] [--timeout T] [--json]\n"
+	"\n"
+	"Wait until the tasks ID... (or, with --all or no ID, every task) have\n"
+	"finished.  Exit 0 when each ended DONE, 1 when one did not, 6 when T\n"
+	"passed first.  On a terminal a progress line is kept on stderr.\n"
+	"\n"
+	"      --all             every task (the default without IDs)\n"
+	"  -t, --timeout T       give up after T (250ms, 10s, 5m, 1h; default never)\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+/* The states that count as "failed" in wait's progress and exit status. */
+static const char *const bad_states[] = { "FAILED", "TIMEOUT", "LOST", "CANCELLED" };
+
+static uint64_t
+wait_failed(const cJSON *counts)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < sizeof(bad_states) / sizeof(bad_states[0]); i++)
+		n += ju64(counts, bad_states[i]);
+	return n;
+}
+
+static void
+wait_summary(const cJSON *d)
+{
+	const cJSON *counts = jget(d, "counts");
+
+	printf("%" PRIu64 "/%" PRIu64 " finished: %" PRIu64 " DONE", ju64(d, "finished"),
+	       ju64(d, "total"), ju64(counts, "DONE"));
+	for (size_t i = 0; i < sizeof(bad_states) / sizeof(bad_states[0]); i++) {
+		uint64_t n = ju64(counts, bad_states[i]);
+
+		if (n)
+			printf(", %" PRIu64 " %s", n, bad_states[i]);
+	}
+	putchar('\n');
+}
+
+static void
+sleep_ms(uint64_t ms)
+{
+	struct timespec ts = { .tv_sec = (time_t)(ms / 1000),
+			       .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+static int
+verb_wait(struct cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "all", no_argument, NULL, OPT_ALL },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool all = false, has_timeout = false, timed_out = false, shown = false;
+	bool progress = isatty(STDERR_FILENO);
+	uint64_t timeout_ms = 0, start, deadline = 0;
+	struct sbuf head = { 0 };
+	cJSON *reply = NULL;
+	char msg[ERRMSG_MAX];
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, ":ht:", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_ALL:
+			all = true;
+			break;
+		case 't':
+			rc = parse_timeout(x, optarg, &timeout_ms);
+			if (rc)
+				return rc;
+			has_timeout = true;
+			break;
+		case OPT_JSON:
+			x->json = true;
+			break;
+		case OPT_SOCKET:
+			x->socket = optarg;
+			break;
+		case 'h':
+			return verb_help(x->verb);
+		default:
+			return bad_option(x, ch, argv);
+		}
+	}
+	if (all && optind < argc)
+		return usage_error(x, "--all takes no task ids");
+	/* the request text minus its timeout, built once for every round */
+	sb_str(&head, "{\"type\":\"TASK_WAIT\",\"data\":{");
+	if (optind == argc) {
+		sb_str(&head, "\"all\":true");
+	} else {
+		sb_str(&head, "\"ids\":[");
+		for (int i = optind; i < argc; i++) {
+			uint64_t id;
+
+			rc = parse_id(x, argv[i], &id);
+			if (rc)
+				goto out_free;
+			sb_printf(&head, "%s%" PRIu64, i > optind ? "," : "", id);
+		}
+		sb_str(&head, "]");
+	}
+	sb_str(&head, ",\"timeout\":");
+	if (head.oom) {
+		rc = fail_nomem(x);
+		goto out_free;
+	}
+	rc = cli_connect(x);
+	if (rc)
+		goto out_free;
+	start = now_ms();
+	deadline = start + timeout_ms;
+	for (;;) {
+		uint64_t round = WAIT_ROUND_MS, t0 = now_ms(), finished, total;
+		size_t keep = head.len;
+
+		if (has_timeout)
+			round = deadline > t0 ? (deadline - t0 < round ? deadline - t0 : round) : 0;
+		sb_printf(&head, "%.3f}}", (double)round / 1000.0);
+		if (head.oom) {
+			rc = fail_nomem(x);
+			goto out_free;
+		}
+		cJSON_Delete(reply);
+		rc = forq_client_call_raw(x->c, "TASK_WAIT", head.p, head.len, &reply, msg,
+					  sizeof(msg));
+		head.len = keep;
+		if (rc) {
+			if (shown)
+				fputs("\r\033[K", stderr);
+			rc = fail(x, rc, "%s", msg);
+			goto out_free;
+		}
+		if (cJSON_IsTrue(jget(reply, "complete")))
+			break;
+		if (has_timeout && now_ms() >= deadline) {
+			timed_out = true;
+			break;
+		}
+		finished = ju64(reply, "finished");
+		total = ju64(reply, "total");
+		if (progress) {
+			fprintf(stderr, "\r  %" PRIu64 "/%" PRIu64 " finished  (%" PRIu64
+				" failed)  %.1fs\033[K", finished, total,
+				wait_failed(jget(reply, "counts")), (double)(now_ms() - start) / 1000.0);
+			shown = true;
+		}
+		/* a forqd that answers early must not turn this into a busy loop */
+		if (now_ms() - t0 < round / 2)
+			sleep_ms(round / 2);
+	}
+	if (shown)
+		fputs("\r\033[K", stderr);
+	if (x->json) {
+		rc = print_json(x, reply);
+		if (rc)
+			goto out_free;
+	} else if (!timed_out) {
+		wait_summary(reply);
+	}
+	if (timed_out) {
+		char span[DURATION_FMT_MAX];
+
+		duration_format(timeout_ms, span, sizeof(span));
+		rc = fail(x, FORQ_EWAITTIME, "timed out after %s: %" PRIu64 "/%" PRIu64
+			  " finished", span, ju64(reply, "finished"), ju64(reply, "total"));
+	} else {
+		const cJSON *counts = jget(reply, "counts");
+		bool ok = wait_failed(counts) == 0 &&
+			  (optind == argc || ju64(counts, "DONE") == ju64(reply, "total"));
+
+		rc = ok ? 0 : 1;
+	}
+out_free:
+	cJSON_Delete(reply);
+	sb_free(&head);
+	return rc;
+}
+
+/* -- workers -- */
+
+static const char workers_usage[] =
+	"usage: forq workers [--json]\n"
+	"\n"
+	"List forqd's worker processes: IDX PID CPUS STATE TASK HEARTBEAT AGE DONE\n"
+	"BUSY RESTARTS.\n"
+	"\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+static int
+verb_workers(struct cli *x, int argc, char **argv)
+{
+	static const char *const heads[] = { "IDX", "PID", "CPUS", "STATE", "TASK",
+					     "HEARTBEAT", "AGE", "DONE", "BUSY", "RESTARTS" };
+	static const bool right[] = { true, true, false, false, true,
+				      true, true, true, true, true };
+	struct table t = { .ncols = 10, .heads = heads, .right = right };
+	const cJSON *w;
+	cJSON *reply;
+	bool help;
+	int rc;
+
+	rc = parse_common(x, argc, argv, true, &help);
+	if (rc || help)
+		return rc;
+	if (optind < argc)
+		return usage_error(x, "unexpected argument '%s'", argv[optind]);
+	rc = cli_call(x, "WORKER_LIST", NULL, &reply);
+	if (rc)
+		return rc;
+	if (x->json) {
+		rc = print_json(x, reply);
+		goto out_free;
+	}
+	cJSON_ArrayForEach(w, jget(reply, "workers")) {
+		char c[10][40];
+		char *row[10];
+
+		for (int i = 0; i < 10; i++)
+			row[i] = c[i];
+		jint_text(w, "index", c[0], sizeof(c[0]));
+		jint_text(w, "pid", c[1], sizeof(c[1]));
+		snprintf(c[2], sizeof(c[2]), "%s", jstr(w, "cpus", "-"));
+		snprintf(c[3], sizeof(c[3]), "%s", jstr(w, "state", "?"));
+		jint_text(w, "task", c[4], sizeof(c[4]));
+		jint_text(w, "heartbeat", c[5], sizeof(c[5]));
+		duration_format(ju64(w, "heartbeat_age_ms"), c[6], sizeof(c[6]));
+		jint_text(w, "tasks_done", c[7], sizeof(c[7]));
+		duration_format(ju64(w, "busy_ms"), c[8], sizeof(c[8]));
+		jint_text(w, "restarts", c[9], sizeof(c[9]));
+		table_row(&t, row);
+	}
+	if (t.oom)
+		rc = fail_nomem(x);
+	else
+		table_print(&t);
+	table_free(&t);
+out_free:
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* -- stats -- */
+
+static const char stats_usage[] =
+	"usage: forq stats [--json]\n"
+	"\n"
+	"Show task counts by state, throughput, workers and uptime.\n"
+	"\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+static int
+verb_stats(struct cli *x, int argc, char **argv)
+{
+	static const char *const states[] = { "QUEUED", "WAITING", "RUNNING", "DONE",
+					      "FAILED", "TIMEOUT", "LOST", "CANCELLED" };
+	const cJSON *counts;
+	char span[DURATION_FMT_MAX];
+	double tps = 0, avg = 0, up = 0;
+	cJSON *reply;
+	bool help;
+	int rc;
+
+	rc = parse_common(x, argc, argv, true, &help);
+	if (rc || help)
+		return rc;
+	if (optind < argc)
+		return usage_error(x, "unexpected argument '%s'", argv[optind]);
+	rc = cli_call(x, "STATS", NULL, &reply);
+	if (rc)
+		return rc;
+	if (x->json) {
+		rc = print_json(x, reply);
+		cJSON_Delete(reply);
+		return rc;
+	}
+	counts = jget(reply, "counts");
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		printf("%-11s%12" PRIu64 "\n", states[i], ju64(counts, states[i]));
+	jnum(reply, "tasks_per_s", &tps);
+	jnum(reply, "tasks_per_s_avg", &avg);
+	jnum(reply, "uptime", &up);
+	fmt_span(up, span, sizeof(span));
+	printf("%-11s%12" PRIu64 "\n", "submitted", ju64(reply, "submitted"));
+	printf("%-11s%12" PRIu64 "\n", "finished", ju64(reply, "finished"));
+	printf("%-11s%12.1f  (last second; %.1f average)\n", "tasks/s", tps, avg);
+	printf("%-11s%12" PRIu64 "\n", "workers", ju64(reply, "workers"));
+	printf("%-11s%12s\n", "uptime", span);
+	printf("%-11s%12s\n", "sync", jstr(reply, "sync", "-"));
+	printf("%-11s%12s\n", "version", jstr(reply, "version", "-"));
+	cJSON_Delete(reply);
+	return 0;
+}
+
+/* -- shutdown -- */
+
+static const char shutdown_usage[] =
+	"usage: forq shutdown\n"
+	"\n"
+	"Ask forqd to stop its workers and exit.\n"
+	"\n"
+	SOCKET_HELP
+	HELP_HELP;
+
+static int
+verb_shutdown(struct cli *x, int argc, char **argv)
+{
+	cJSON *reply;
+	bool help;
+	int rc;
+
+	rc = parse_common(x, argc, argv, false, &help);
+	if (rc || help)
+		return rc;
+	if (optind < argc)
+		return usage_error(x, "unexpected argument '%s'", argv[optind]);
+	rc = cli_call(x, "SHUTDOWN", NULL, &reply);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static const struct verb verbs[] = {
+	{ "submit", verb_submit, "submit a command, a kernel task or a JSONL file", submit_usage },
+	{ "status", verb_status, "show a task", status_usage },
+	{ "result", verb_result, "print a finished task's result", result_usage },
+	{ "log", verb_log, "print a task's output", log_usage },
+	{ "list", verb_list, "list tasks", list_usage },
+	{ "wait", verb_wait, "wait for tasks to finish", wait_usage },
+	{ "workers", verb_workers, "list the worker processes", workers_usage },
+	{ "stats", verb_stats, "show counts, throughput and uptime", stats_usage },
+	{ "shutdown", verb_shutdown, "stop forqd", shutdown_usage },
+};
+
+static const struct verb *
+find_verb(const char *name)
+{
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		if (strcmp(verbs[i].name, name) == 0)
+			return &verbs[i];
+	return NULL;
+}
+
+static void
+main_usage(FILE *f)
+{
+	fprintf(f, "usage: forq [--socket PATH] VERB [options] [--] [args]\n"
+		   "       forq --help | --version\n\nverbs:\n");
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
+		fprintf(f, "  %-10s%s\n", verbs[i].name, verbs[i].summary);
+	fprintf(f, "\n'forq VERB --help' describes a verb; forq(1) has the details.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct cli x = { 0 };
+	const struct verb *v;
+	int i, rc;
+
+	/* options before the verb: --socket, --help, --version */
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			main_usage(stdout);
+			return 0;
+		} else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+			printf("forq %s\n", FORQ_VERSION);
+			return 0;
+		} else if (strcmp(a, "--socket") == 0) {
+			if (++i == argc)
+				return usage_error(&x, "option '--socket' needs a value");
+			x.socket = argv[i];
+		} else if (strncmp(a, "--socket=", 9) == 0) {
+			x.socket = a + 9;
+		} else {
+			return usage_error(&x, "unknown option '%s'", a);
+		}
+	}
+	if (i == argc) {
+		main_usage(stderr);
+		return EXIT_USAGE;
+	}
+	v = find_verb(argv[i]);
+	if (!v)
+		return usage_error(&x, "unknown verb '%s'", argv[i]);
+	x.verb = v->name;
+	opterr = 0;
+	optind = 1;
+	rc = v->run(&x, argc - i, argv + i);
+	forq_client_close(x.c);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "forq: %s: writing the output: %s (%s)\n", x.verb, strerror(errno),
+			forq_err_code(FORQ_EINTERNAL));
+		return EXIT_INTERNAL;
+	}
+	return rc;
+}
