@@ -10,6 +10,10 @@
  * capacity; the MPMC/SPSC ratio is what the generality and the
  * crash-safety cost.
  *
+ * Process k of a case is pinned to the k-th CPU the bench may use (round
+ * robin), consumers first, so 1P/1C always crosses two CPUs; unpinned, the
+ * scheduler often stacks both on one CPU and the figures swing tenfold.
+ *
  * One op = one item pushed by a producer and popped by a consumer; a case
  * runs from the moment every process is ready to the last consumer's end.
  * Each consumer sums the items it gets, and the sums are checked (exit 1 on
@@ -62,7 +66,7 @@ spsc_push(struct spsc *q, uint64_t *head_cache, const struct item *it)
 	uint64_t t = atomic_load_explicit(&q->tail, memory_order_relaxed);
 
 	if (t - *head_cache == BENCH_CAP) {
-		/* S2: pairs with R-S2, the consumer's release of head: its read of the slot is done */
+		/* S2: pairs with R-S2, the consumer's release of head (slot read done) */
 		*head_cache = atomic_load_explicit(&q->head, memory_order_acquire);
 		if (t - *head_cache == BENCH_CAP)
 			return false;
@@ -203,6 +207,28 @@ consumer(struct shared *sh, void *q, bool is_spsc, int id, int np)
 	me->end_ns = sys_now_ns();
 }
 
+static cpu_set_t bench_cpus;	/* where the bench may run, from main */
+
+/* pin - run on the @k-th usable CPU, round robin; best effort */
+static void
+pin(int k)
+{
+	int n = CPU_COUNT(&bench_cpus), seen = 0;
+	cpu_set_t one;
+
+	if (n <= 0)
+		return;
+	k %= n;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &bench_cpus) || seen++ != k)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(cpu, &one);
+		(void)sched_setaffinity(0, sizeof(one), &one);
+		return;
+	}
+}
+
 /* run_case - fork the case's processes, time it; 0 or -1 (reported) */
 static int
 run_case(struct bcase *c, uint64_t count)
@@ -236,6 +262,7 @@ run_case(struct bcase *c, uint64_t count)
 			break;
 		}
 		if (pid == 0) {
+			pin(i);
 			if (i < c->nc)
 				consumer(sh, q, c->spsc, i, c->np);
 			else
@@ -330,6 +357,8 @@ main(int argc, char **argv)
 	int o;
 
 	nprocs = ncpu < 2 ? 2 : (uint64_t)ncpu;
+	if (sched_getaffinity(0, sizeof(bench_cpus), &bench_cpus) != 0)
+		CPU_ZERO(&bench_cpus);
 	while ((o = getopt_long(argc, argv, "c:p:jh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':

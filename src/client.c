@@ -172,8 +172,8 @@ recv_line(struct forq_client *c, size_t *linelen, char *errmsg, size_t errlen)
 				cap = c->max_reply + 1;
 			p = realloc(c->rbuf, cap);
 			if (!p) {
-				set_err(errmsg, errlen, "out of memory reading a reply of %zu+ bytes",
-					c->rlen);
+				set_err(errmsg, errlen,
+					"out of memory reading a reply of %zu+ bytes", c->rlen);
 				return FORQ_EINTERNAL;
 			}
 			c->rbuf = p;
@@ -191,7 +191,8 @@ recv_line(struct forq_client *c, size_t *linelen, char *errmsg, size_t errlen)
 				set_err(errmsg, errlen,
 					"forqd closed the connection in the middle of a reply");
 			else
-				set_err(errmsg, errlen, "forqd closed the connection without replying");
+				set_err(errmsg, errlen,
+					"forqd closed the connection without replying");
 			return FORQ_ECONNECT;
 		}
 		c->rlen += (size_t)n;

@@ -143,6 +143,8 @@ proto_get_duration_ms(const cJSON *data, const char *name, uint64_t *ms, enum fo
 			return -1;
 		}
 		*ms = (uint64_t)llround(v * 1000.0);
+		if (v > 0 && *ms == 0)
+			*ms = 1; /* a non-zero timeout never rounds to "none" */
 		return 0;
 	}
 	if (cJSON_IsString(j)) {

@@ -279,9 +279,10 @@ ring_try_pop(struct ring *r, uint32_t owner, void *out)
 		 */
 		seq = atomic_load_explicit(&s->seq, memory_order_acquire);
 		if (seq == pos + 1) {
+			uint64_t mine = claim_word(owner, pos, CLAIM_CONS);
+
 			/* R3: see ring_try_push; on failure seq gets the winner */
-			if (atomic_compare_exchange_strong_explicit(&s->seq, &seq,
-								    claim_word(owner, pos, CLAIM_CONS),
+			if (atomic_compare_exchange_strong_explicit(&s->seq, &seq, mine,
 								    memory_order_release,
 								    memory_order_relaxed)) {
 				uint64_t at = pos;
@@ -298,7 +299,7 @@ ring_try_pop(struct ring *r, uint32_t owner, void *out)
 				atomic_store_explicit(&s->seq, pos + cap, memory_order_release);
 				if (!(flags & RING_F_VOID))
 					return len;
-				/* a VOID left by repair: skip it, go on at head */
+				/* a VOID left by repair: skip it; relaxed as above */
 				pos = atomic_load_explicit(&r->head, memory_order_relaxed);
 				continue;
 			}

@@ -126,7 +126,8 @@ fake_main(void *arg)
 		if (!read_line(f, fd))
 			break;
 		if (f->replies[i])
-			write_all(f, fd, f->replies[i], f->lens[i] ? f->lens[i] : strlen(f->replies[i]));
+			write_all(f, fd, f->replies[i],
+				  f->lens[i] ? f->lens[i] : strlen(f->replies[i]));
 	}
 out_close:
 	close(fd);
@@ -196,7 +197,9 @@ test_success(void **state)
 {
 	struct fake f = {
 		.rounds = 1,
-		.replies = { "{\"type\":\"STATS_OK\",\"data\":{\"workers\":4,\"sync\":\"fsync\"}}\n" },
+		.replies = {
+			"{\"type\":\"STATS_OK\",\"data\":{\"workers\":4,\"sync\":\"fsync\"}}\n",
+		},
 	};
 	struct forq_client *c;
 	cJSON *req = cJSON_CreateObject(), *reply = NULL;
@@ -251,7 +254,8 @@ test_error(void **state)
 			"{\"type\":\"ERROR\",\"data\":{\"code\":\"NOT_FOUND\","
 			"\"message\":\"no task 42\"}}\n",
 			"{\"type\":\"ERROR\",\"data\":{\"code\":\"BAD_PRIORITY\"}}\n",
-			"{\"type\":\"ERROR\",\"data\":{\"code\":\"FROBNICATED\",\"message\":\"new\"}}\n",
+			"{\"type\":\"ERROR\",\"data\":{\"code\":\"FROBNICATED\","
+			"\"message\":\"new\"}}\n",
 			"{\"type\":\"TASK_STATUS_OK\",\"data\":{\"id\":42}}\n",
 		},
 	};
@@ -496,11 +500,13 @@ static void
 test_raw(void **state)
 {
 	static const char line[] =
-		"{\"type\":\"TASK_SUBMIT\",\"data\":{\"tasks\":[{\"kernel\":\"noop\"},{\"argv\":[\"echo\"]}]}}";
+		"{\"type\":\"TASK_SUBMIT\",\"data\":{\"tasks\":"
+		"[{\"kernel\":\"noop\"},{\"argv\":[\"echo\"]}]}}";
 	struct fake f = {
 		.rounds = 2,
 		.replies = {
-			"{\"type\":\"TASK_SUBMIT_OK\",\"data\":{\"first\":7,\"last\":8,\"count\":2}}\n",
+			"{\"type\":\"TASK_SUBMIT_OK\",\"data\":"
+			"{\"first\":7,\"last\":8,\"count\":2}}\n",
 			"{\"type\":\"WHATEVER_OK\",\"data\":{}}\n",
 		},
 	};

@@ -54,7 +54,7 @@
 #define EXIT_INTERNAL 70
 #define ID_MAX ((UINT64_C(1) << 53) - 1)  /* ids travel as JSON numbers (doubles) */
 #define BATCH_TASKS_MAX 50000             /* tasks per TASK_SUBMIT batch */
-#define BATCH_BYTES_MAX (8u << 20)        /* soft bytes per batch; forqd's default limit is 16 MiB */
+#define BATCH_BYTES_MAX (8u << 20)        /* soft bytes per batch (forqd's default limit: 16 MiB) */
 #define WAIT_ROUND_MS 250                 /* server-side timeout of one TASK_WAIT round */
 #define LIST_PAGE 10000                   /* tasks asked for per TASK_LIST request */
 #define ERRMSG_MAX 1024
@@ -946,8 +946,9 @@ send_batches(struct cli *x, struct batches *bs, const char *fname, bool parsable
 				ranges_print(&r, done);
 			rc = batch_fail(x, b, fname, rc, msg);
 			if (done)
-				fprintf(stderr, "forq: submit: %" PRIu64 " tasks before line %" PRIu64
-					" were submitted; none from it on\n", done, b->lines[0]);
+				fprintf(stderr, "forq: submit: %" PRIu64 " tasks before line %"
+					PRIu64 " were submitted; none from it on\n", done,
+					b->lines[0]);
 			goto out_free;
 		}
 		first = ju64(reply, "first");
@@ -1053,8 +1054,8 @@ verb_submit(struct cli *x, int argc, char **argv)
 		switch (ch) {
 		case 'p':
 			if (parse_uint(optarg, 9, &v)) {
-				rc = usage_error(x, "priority must be an integer from 0 to 9, not '%s'",
-						 optarg);
+				rc = usage_error(x, "priority must be an integer from 0 to 9, "
+						 "not '%s'", optarg);
 				goto out;
 			}
 			o.priority = (int64_t)v;
@@ -1072,8 +1073,8 @@ verb_submit(struct cli *x, int argc, char **argv)
 			break;
 		case OPT_RETRIES:
 			if (parse_uint(optarg, 100, &v)) {
-				rc = usage_error(x, "retries must be an integer from 0 to 100, not '%s'",
-						 optarg);
+				rc = usage_error(x, "retries must be an integer from 0 to 100, "
+						 "not '%s'", optarg);
 				goto out;
 			}
 			o.retries = (int64_t)v;
@@ -1221,7 +1222,7 @@ kv(const char *key, const char *fmt, ...)
 static void
 print_status(const cJSON *d)
 {
-	const cJSON *argv = jget(d, "argv"), *args = jget(d, "args");
+	const cJSON *argv = jget(d, "argv"), *args = jget(d, "args"), *res = jget(d, "resources");
 	char buf[64], span[DURATION_FMT_MAX];
 	double sub = 0, start = 0, end = 0, tmo;
 	bool has_sub = jnum(d, "submitted", &sub);
@@ -1262,6 +1263,8 @@ print_status(const cJSON *d)
 	}
 	jint_text(d, "attempts", buf, sizeof(buf));
 	kv("attempts:", "%s", buf);
+	if (jnum(d, "retries", &tmo))
+		kv("retries:", "%.0f", tmo);
 	jint_text(d, "exit_code", buf, sizeof(buf));
 	kv("exit code:", "%s", buf);
 	if (jnum(d, "signal", &tmo))
@@ -1292,6 +1295,17 @@ print_status(const cJSON *d)
 	} else if (has_start && strcmp(state, "RUNNING") == 0) {
 		fmt_span(now_epoch() - start, span, sizeof(span));
 		kv("running:", "%s so far", span);
+	}
+	if (cJSON_IsObject(res)) {
+		char user[DURATION_FMT_MAX], sys[DURATION_FMT_MAX];
+		double u = 0, s = 0;
+
+		jnum(res, "user", &u);
+		jnum(res, "system", &s);
+		fmt_span(u, user, sizeof(user));
+		fmt_span(s, sys, sizeof(sys));
+		kv("cpu time:", "%s user, %s system, max rss %" PRIu64 " KiB", user, sys,
+		   ju64(res, "max_rss_kb"));
 	}
 }
 
@@ -1536,8 +1550,8 @@ verb_list(struct cli *x, int argc, char **argv)
 
 			if (id <= after) {
 				cJSON_Delete(reply);
-				rc = fail(x, FORQ_EPROTO, "TASK_LIST_OK ids not ascending past %" PRIu64,
-					  after);
+				rc = fail(x, FORQ_EPROTO,
+					  "TASK_LIST_OK ids not ascending past %" PRIu64, after);
 				goto out;
 			}
 			n++;
@@ -1552,7 +1566,8 @@ verb_list(struct cli *x, int argc, char **argv)
 			all_tasks = tasks;
 		} else {
 			while ((t = tasks->child) != NULL)
-				cJSON_AddItemToArray(all_tasks, cJSON_DetachItemViaPointer(tasks, t));
+				cJSON_AddItemToArray(all_tasks,
+						     cJSON_DetachItemViaPointer(tasks, t));
 			cJSON_Delete(reply);
 		}
 		if (n == 0)
@@ -1729,7 +1744,8 @@ verb_wait(struct cli *x, int argc, char **argv)
 		if (progress) {
 			fprintf(stderr, "\r  %" PRIu64 "/%" PRIu64 " finished  (%" PRIu64
 				" failed)  %.1fs\033[K", finished, total,
-				wait_failed(jget(reply, "counts")), (double)(now_ms() - start) / 1000.0);
+				wait_failed(jget(reply, "counts")),
+				(double)(now_ms() - start) / 1000.0);
 			shown = true;
 		}
 		/* a forqd that answers early must not turn this into a busy loop */
