@@ -818,6 +818,34 @@ out_args:
 	return o;
 }
 
+/* describe: {"argv":[...],"env":{...},"cwd":"..."} back from the blob. */
+static cJSON *
+exec_describe(const void *blob, size_t len)
+{
+	struct exec_args a;
+	cJSON *o, *arr, *env;
+
+	if (exec_unpack(blob, len, &a) < 0)
+		return NULL;
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "argv");
+	for (uint32_t i = 0; i < a.argc; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateString(a.argv[i]));
+	if (a.envc) {
+		env = cJSON_AddObjectToObject(o, "env");
+		for (uint32_t i = 0; i < a.envc; i++) {
+			char *eq = strchr(a.env[i], '=');
+
+			*eq = '\0';
+			cJSON_AddStringToObject(env, a.env[i], eq + 1);
+		}
+	}
+	if (a.cwd)
+		cJSON_AddStringToObject(o, "cwd", a.cwd);
+	exec_args_free(&a);
+	return o;
+}
+
 /* The registry's entry (kernels/registry.c). */
 const struct kernel kernel_exec = {
 	.name = "exec",
@@ -826,4 +854,5 @@ const struct kernel kernel_exec = {
 		   "in its own process group",
 	.prepare = exec_prepare,
 	.run = exec_run,
+	.describe = exec_describe,
 };

@@ -73,6 +73,12 @@ struct kernel {
 	 * Returns a kernel_outcome and fills the ctx outputs.
 	 */
 	enum kernel_outcome (*run)(struct kctx *ctx, const void *blob, size_t len);
+	/*
+	 * describe - the arguments a blob was compiled from, as a new JSON
+	 * object (the caller frees it), for `forq status`; NULL for a
+	 * garbled blob.  Optional (NULL: not shown).  Runs in forqd.
+	 */
+	cJSON *(*describe)(const void *blob, size_t len);
 };
 
 /* kernel_find - the kernel named @name, or NULL. */

@@ -174,6 +174,19 @@ sleep_run(struct kctx *ctx, const void *blob, size_t len)
 	return sleep_end(ctx, KERNEL_DONE, "", cpu0);
 }
 
+/* describe: {"ms":N} back from the blob. */
+static cJSON *
+sleep_describe(const void *blob, size_t len)
+{
+	cJSON *o;
+
+	if (len != 8)
+		return NULL;
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "ms", (double)sleep_le64_get(blob));
+	return o;
+}
+
 /* The registry's entry (kernels/registry.c). */
 const struct kernel kernel_sleep = {
 	.name = "sleep",
@@ -181,4 +194,5 @@ const struct kernel kernel_sleep = {
 	.summary = "sleep {\"ms\":N} milliseconds, honouring deadline and cancel",
 	.prepare = sleep_prepare,
 	.run = sleep_run,
+	.describe = sleep_describe,
 };

@@ -181,6 +181,19 @@ spin_run(struct kctx *ctx, const void *blob, size_t len)
 	return spin_end(ctx, KERNEL_DONE, "", cpu0);
 }
 
+/* describe: {"us":N} back from the blob. */
+static cJSON *
+spin_describe(const void *blob, size_t len)
+{
+	cJSON *o;
+
+	if (len != 8)
+		return NULL;
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "us", (double)spin_le64_get(blob));
+	return o;
+}
+
 /* The registry's entry (kernels/registry.c). */
 const struct kernel kernel_spin = {
 	.name = "spin",
@@ -188,4 +201,5 @@ const struct kernel kernel_spin = {
 	.summary = "burn CPU for {\"us\":N} microseconds, honouring cancel (not its deadline: forqd kills its worker)",
 	.prepare = spin_prepare,
 	.run = spin_run,
+	.describe = spin_describe,
 };

@@ -7,8 +7,8 @@
  * announced they are about to sleep.  The protocol is Dekker's:
  *
  *   producer:  publish work (ring push)           sleeper:  sleepers++      (seq_cst RMW)
- *              fence(seq_cst)                               v = seq          (acquire)
- *              if sleepers > 0: seq++, FUTEX_WAKE           re-check for work
+ *              n = sleepers + 0  (seq_cst RMW)              v = seq          (acquire)
+ *              if n > 0: seq++, FUTEX_WAKE                  re-check for work
  *                                                           none: FUTEX_WAIT(seq, v)
  *                                                           sleepers--
  *
@@ -43,13 +43,17 @@ _Static_assert(sizeof(struct doorbell) == 64, "one cache line");
 static inline void
 doorbell_ring(struct doorbell *d, int n)
 {
-	/* F1: orders the caller's publication (ring push) before the load of
-	 * sleepers; pairs with the sleeper's seq_cst increment in
-	 * doorbell_arm (Dekker: one of the two must see the other). */
-	atomic_thread_fence(memory_order_seq_cst);
-	if (atomic_load_explicit(&d->sleepers, memory_order_relaxed) == 0)
-		return; /* relaxed: ordered by F1 */
-	/* R3: release so a woken sleeper that reads seq sees our work. */
+	/* F1: a seq_cst read-modify-write of sleepers (adding 0) both orders
+	 * the caller's publication (ring push) before the read and reads the
+	 * latest count: it pairs with the sleeper's seq_cst increment in
+	 * doorbell_arm.  Both RMWs are on one word, so they are totally
+	 * ordered: either ours comes later and sees the sleeper, or the
+	 * sleeper's comes later, reads from ours (release/acquire), and its
+	 * re-check sees our work.  (An RMW rather than a fence: TSan models
+	 * RMWs, not fences.) */
+	if (atomic_fetch_add_explicit(&d->sleepers, 0, memory_order_seq_cst) == 0)
+		return;
+	/* R6: release so a woken sleeper that reads seq sees our work. */
 	atomic_fetch_add_explicit(&d->seq, 1, memory_order_release);
 	sys_futex_wake((const uint32_t *)&d->seq, n);
 }
@@ -64,7 +68,7 @@ doorbell_arm(struct doorbell *d)
 {
 	/* seq_cst: the Dekker half that pairs with F1 in doorbell_ring. */
 	atomic_fetch_add_explicit(&d->sleepers, 1, memory_order_seq_cst);
-	/* A3: pairs with R3. */
+	/* A6: pairs with R6. */
 	return atomic_load_explicit(&d->seq, memory_order_acquire);
 }
 

@@ -110,9 +110,7 @@ add_str_n(cJSON *o, const char *k, const char *s, size_t n)
 	cJSON_AddStringToObject(o, k, buf);
 }
 
-/* Decode exec's blob back into argv for display: version 1 layout is
- * kernels/exec.c's; we only need argv, via the kernel's own describe? The
- * blob is opaque here, so the view shows its size. */
+/* A task as JSON: the short form for lists, the full one for status. */
 static cJSON *
 task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 {
@@ -136,6 +134,22 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 		return o;
 	cJSON_AddNumberToObject(o, "timeout", r->timeout_ms / 1000.0);
 	cJSON_AddNumberToObject(o, "retries", r->retries);
+	if (k && k->describe) {
+		cJSON *args = k->describe(r->blob, r->blob_len);
+
+		if (args && k->id == KERNEL_ID_EXEC) {
+			/* exec shows argv, env, cwd at the top level, as submitted */
+			cJSON *it;
+
+			while ((it = args->child)) {
+				cJSON_DetachItemViaPointer(args, it);
+				cJSON_AddItemToObject(o, it->string, it);
+			}
+			cJSON_Delete(args);
+		} else if (args) {
+			cJSON_AddItemToObject(o, "args", args);
+		}
+	}
 	if (st == TASK_RUNNING) {
 		struct wblock *wb = shm_wblock(&sv->shm, (unsigned)worker);
 		uint64_t start = atomic_load_explicit(&wb->start_ns, memory_order_relaxed);
