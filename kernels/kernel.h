@@ -81,6 +81,14 @@ struct kernel {
 	cJSON *(*describe)(const void *blob, size_t len);
 };
 
+/*
+ * kernel_prepare / kernel_run - call a kernel's halves.  Callers go through
+ * these (never k->prepare / k->run directly) so that kernels of the public
+ * ABI (include/forq/kernel.h) are dispatched by the adapter.
+ */
+int kernel_prepare(const struct kernel *k, const cJSON *args, struct kbuf *out, char *err, size_t errlen);
+enum kernel_outcome kernel_run(const struct kernel *k, struct kctx *ctx, const void *blob, size_t len);
+
 /* kernel_find - the kernel named @name, or NULL. */
 const struct kernel *kernel_find(const char *name);
 /* kernel_by_id - the kernel with id @id, or NULL. */

@@ -72,3 +72,15 @@ kernel_at(unsigned i)
 {
 	return i < REGISTRY_LEN ? registry[i] : NULL;
 }
+
+int
+kernel_prepare(const struct kernel *k, const cJSON *args, struct kbuf *out, char *err, size_t errlen)
+{
+	return k->prepare(args, out, err, errlen);
+}
+
+enum kernel_outcome
+kernel_run(const struct kernel *k, struct kctx *ctx, const void *blob, size_t len)
+{
+	return k->run(ctx, blob, len);
+}

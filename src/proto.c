@@ -260,7 +260,7 @@ parse_task(const cJSON *o, struct proto_task *t, struct proto_error *err)
 			cJSON_AddItemReferenceToObject(exec_args, "env", (cJSON *)e);
 		if ((e = cJSON_GetObjectItemCaseSensitive(o, "cwd")))
 			cJSON_AddItemReferenceToObject(exec_args, "cwd", (cJSON *)e);
-		rc = k->prepare(exec_args, &kb, kerr, sizeof(kerr));
+		rc = kernel_prepare(k, exec_args, &kb, kerr, sizeof(kerr));
 		cJSON_Delete(exec_args);
 	} else {
 		if (jargv) {
@@ -271,7 +271,7 @@ parse_task(const cJSON *o, struct proto_task *t, struct proto_error *err)
 			proto_error_set(err, FORQ_EBADFIELD, "\"args\" must be an object");
 			return -1;
 		}
-		rc = k->prepare(jargs, &kb, kerr, sizeof(kerr));
+		rc = kernel_prepare(k, jargs, &kb, kerr, sizeof(kerr));
 	}
 	if (rc < 0) {
 		free(kb.data);

@@ -208,7 +208,7 @@ run_one(struct wstate_local *w)
 			ctx.exit_code = 1;
 			snprintf(ctx.reason, sizeof(ctx.reason), "store: %s", mdb_strerror(rc));
 		} else {
-			out = k->run(&ctx, blob, blob_len);
+			out = kernel_run(k, &ctx, blob, blob_len);
 		}
 	}
 	c.outcome = (uint8_t)out;
