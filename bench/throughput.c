@@ -247,7 +247,8 @@ daemon_stop(struct daemon *d, struct forq_client *c)
 	deadline = now_ns() + (uint64_t)BENCH_STOP_MS * 1000000u;
 	while ((r = waitpid(d->pid, &status, WNOHANG)) == 0) {
 		if (now_ns() > deadline) {
-			fprintf(stderr, "throughput: forqd %d did not exit; killing it\n", (int)d->pid);
+			fprintf(stderr, "throughput: forqd %d did not exit; killing it\n",
+				(int)d->pid);
 			kill(d->pid, SIGKILL);
 			waitpid(d->pid, &status, 0);
 			d->pid = 0;
@@ -344,7 +345,8 @@ submit_all(struct forq_client *c, const struct batches *b, uint64_t count)
 					     msg, sizeof(msg));
 
 		if (e) {
-			fprintf(stderr, "throughput: TASK_SUBMIT: %s (%s)\n", msg, forq_err_code(e));
+			fprintf(stderr, "throughput: TASK_SUBMIT: %s (%s)\n", msg,
+				forq_err_code(e));
 			return -EIO;
 		}
 		n = cJSON_GetObjectItemCaseSensitive(reply, "count");
@@ -394,7 +396,8 @@ wait_all(struct forq_client *c)
 		stalled = fin > last ? 0 : stalled + 1;
 		last = fin;
 		if (stalled >= BENCH_STALL_ROUNDS) {
-			fprintf(stderr, "throughput: no task finished in %d s; giving up\n", stalled);
+			fprintf(stderr, "throughput: no task finished in %d waits; giving up\n",
+				stalled);
 			return -EIO;
 		}
 	}
@@ -494,7 +497,8 @@ out_batches:
 static void
 warn_not_done(const struct run *r)
 {
-	fprintf(stderr, "throughput: warning: %s/%s: %llu tasks submitted, %llu accepted, %llu DONE:",
+	fprintf(stderr,
+		"throughput: warning: %s/%s: %llu tasks submitted, %llu accepted, %llu DONE:",
 		r->w->name, r->sync, (unsigned long long)r->w->count,
 		(unsigned long long)r->submitted, (unsigned long long)r->counts[3]);
 	for (size_t i = 0; i < BENCH_NSTATES; i++)
@@ -657,7 +661,8 @@ main(int argc, char **argv)
 		case 'n':
 		case 'e':
 			if (!parse_u64(optarg, 0, 100000000, &v)) {
-				fprintf(stderr, "throughput: --%s: an integer from 0 to 100000000\n",
+				fprintf(stderr,
+					"throughput: --%s: an integer from 0 to 100000000\n",
 					o == 'n' ? "noop" : "exec");
 				return 2;
 			}
@@ -665,7 +670,8 @@ main(int argc, char **argv)
 			break;
 		case 'w':
 			if (!parse_u64(optarg, 1, 4096, &v)) {
-				fprintf(stderr, "throughput: --workers: an integer from 1 to 4096\n");
+				fprintf(stderr,
+					"throughput: --workers: an integer from 1 to 4096\n");
 				return 2;
 			}
 			workers = optarg;
@@ -711,7 +717,8 @@ main(int argc, char **argv)
 
 	for (int i = 0; i < nruns; i++) {
 		if (run_one(&runs[i], forqd, workers) != 0) {
-			fprintf(stderr, "throughput: %s/%s failed\n", runs[i].w->name, runs[i].sync);
+			fprintf(stderr, "throughput: %s/%s failed\n", runs[i].w->name,
+				runs[i].sync);
 			return 1;
 		}
 		if (!runs[i].skipped && !runs[i].all_done) {

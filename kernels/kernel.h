@@ -37,6 +37,8 @@ struct kctx {
 	uint32_t attempt;            /* 1 for the first run */
 	int cpu;                     /* OS cpu the worker is bound to (first PU) */
 	uint64_t deadline_ns;        /* CLOCK_MONOTONIC; 0 = none */
+	int64_t array_index;         /* index within its array, -1 when none */
+	int numa;                    /* NUMA node of the worker's cpu, -1 unknown */
 	const char *log_dir;         /* where exec writes <id>.out / <id>.err */
 	void (*beat)(void *arg);     /* advance the worker's heartbeat */
 	void *beat_arg;

@@ -74,7 +74,8 @@ task_get_be(const unsigned char *p, unsigned n)
 size_t
 task_packed_size(const struct task_rec *r)
 {
-	return TASK_REC_FIXED + r->reason_len + r->name_len + r->blob_len + r->result_len;
+	return TASK_REC_FIXED + r->reason_len + r->name_len + r->key_len + (size_t)r->ndeps * 8u +
+	       r->blob_len + r->result_len;
 }
 
 void
@@ -103,7 +104,11 @@ task_pack(const struct task_rec *r, unsigned char *o)
 	task_put_be(o + 64, r->user_us, 8);
 	task_put_be(o + 72, r->sys_us, 8);
 	task_put_be(o + 80, r->maxrss_kb, 8);
-	o[88] = r->reason_len;
+	task_put_be(o + 88, r->array_index, 4);
+	task_put_be(o + 92, r->retry_delay_ms, 4);
+	task_put_be(o + 96, r->ndeps, 4);
+	o[100] = r->key_len;
+	o[101] = r->reason_len;
 	p = o + TASK_REC_FIXED;
 	if (r->reason_len)
 		memcpy(p, r->reason, r->reason_len);
@@ -111,6 +116,12 @@ task_pack(const struct task_rec *r, unsigned char *o)
 	if (r->name_len)
 		memcpy(p, r->name, r->name_len);
 	p += r->name_len;
+	if (r->key_len)
+		memcpy(p, r->key, r->key_len);
+	p += r->key_len;
+	if (r->ndeps)
+		memcpy(p, r->deps, (size_t)r->ndeps * 8u);
+	p += (size_t)r->ndeps * 8u;
 	if (r->blob_len)
 		memcpy(p, r->blob, r->blob_len);
 	p += r->blob_len;
@@ -150,16 +161,69 @@ task_unpack(const unsigned char *in, size_t len, struct task_rec *r)
 	r->user_us = task_get_be(in + 64, 8);
 	r->sys_us = task_get_be(in + 72, 8);
 	r->maxrss_kb = task_get_be(in + 80, 8);
-	r->reason_len = in[88];
+	r->array_index = (uint32_t)task_get_be(in + 88, 4);
+	r->retry_delay_ms = (uint32_t)task_get_be(in + 92, 4);
+	r->ndeps = (uint32_t)task_get_be(in + 96, 4);
+	r->key_len = in[100];
+	r->reason_len = in[101];
 	if (r->state >= TASK_STATE__COUNT || r->state == TASK_RUNNING || r->prio > 9 ||
-	    r->reason_len > TASK_REASON_MAX || r->name_len > TASK_NAME_MAX)
+	    r->reason_len > TASK_REASON_MAX || r->name_len > TASK_NAME_MAX ||
+	    r->ndeps > TASK_DEPS_MAX)
 		return -EBADMSG;
-	need = (size_t)TASK_REC_FIXED + r->reason_len + r->name_len + r->blob_len + r->result_len;
+	need = (size_t)TASK_REC_FIXED + r->reason_len + r->name_len + r->key_len +
+	       (size_t)r->ndeps * 8u + r->blob_len + r->result_len;
 	if (need != len)
 		return -EBADMSG;
 	r->reason = (const char *)in + TASK_REC_FIXED;
 	r->name = r->reason + r->reason_len;
-	r->blob = (const unsigned char *)r->name + r->name_len;
+	r->key = r->name + r->name_len;
+	r->deps = (const unsigned char *)r->key + r->key_len;
+	r->blob = r->deps + (size_t)r->ndeps * 8u;
 	r->result = (const char *)r->blob + r->blob_len;
+	return 0;
+}
+
+uint64_t
+task_dep(const struct task_rec *r, uint32_t i)
+{
+	return task_get_be(r->deps + (size_t)i * 8u, 8);
+}
+
+size_t
+task_attempt_pack(const struct task_attempt *a, unsigned char *o)
+{
+	o[0] = 1;
+	o[1] = a->outcome;
+	task_put_be(o + 2, (uint16_t)a->worker, 2);
+	task_put_be(o + 4, (uint32_t)a->cpu, 4);
+	task_put_be(o + 8, (uint32_t)a->exit_code, 4);
+	task_put_be(o + 12, (uint32_t)a->term_signal, 4);
+	task_put_be(o + 16, a->start_ns, 8);
+	task_put_be(o + 24, a->end_ns, 8);
+	o[32] = a->reason_len;
+	memcpy(o + TASK_ATT_FIXED, a->reason, a->reason_len);
+	return TASK_ATT_FIXED + a->reason_len;
+}
+
+int
+task_attempt_unpack(const unsigned char *in, size_t len, struct task_attempt *a)
+{
+	if (len < 1)
+		return -EBADMSG;
+	if (in[0] != 1)
+		return -EPROTO;
+	if (len < TASK_ATT_FIXED || in[32] > TASK_REASON_MAX || len != TASK_ATT_FIXED + (size_t)in[32] ||
+	    in[1] >= TASK_STATE__COUNT)
+		return -EBADMSG;
+	a->outcome = in[1];
+	a->worker = (int16_t)task_get_be(in + 2, 2);
+	a->cpu = (int32_t)task_get_be(in + 4, 4);
+	a->exit_code = (int32_t)task_get_be(in + 8, 4);
+	a->term_signal = (int32_t)task_get_be(in + 12, 4);
+	a->start_ns = task_get_be(in + 16, 8);
+	a->end_ns = task_get_be(in + 24, 8);
+	a->reason_len = in[32];
+	memcpy(a->reason, in + TASK_ATT_FIXED, a->reason_len);
+	a->reason[a->reason_len] = '\0';
 	return 0;
 }

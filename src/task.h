@@ -15,9 +15,18 @@
  *   28 u32 timeout (ms)      32 u64 submitted (wall ns)
  *   40 u64 started (wall ns) 48 u64 ended (wall ns) 56 i32 worker  60 i32 cpu
  *   64 u64 user CPU (us)     72 u64 system CPU (us) 80 u64 max RSS (KiB)
- *   88 u8  reason length     89 reason, name, blob, result
+ *   88 u32 array index       92 u32 retry delay (ms) 96 u32 dependencies
+ *  100 u8  key length       101 u8  reason length
+ *  102 reason, name, key, dependency ids (u64 each), blob, result
  * Short input or an unknown version is refused by task_unpack, never read
  * past.
+ *
+ * Attempt records (database "attempts", key = task id u64 + attempt u16,
+ * big-endian) hold one line of history per ended attempt:
+ *    0 u8 version (1)  1 u8 outcome (enum task_state it ended in, or
+ *    QUEUED for "retried")  2 i16 worker  4 i32 cpu  8 i32 exit code
+ *   12 i32 signal  16 u64 start (wall ns)  24 u64 end (wall ns)
+ *   32 u8 reason length  33 reason
  */
 #ifndef FORQ_TASK_H
 #define FORQ_TASK_H
@@ -27,7 +36,14 @@
 #include <stdint.h>
 
 #define TASK_REC_VERSION 1u
-#define TASK_REC_FIXED   89u
+#define TASK_REC_FIXED   102u
+#define TASK_ATT_FIXED   33u
+#define TASK_KEY_MAX     255u
+#define TASK_DEPS_MAX    1000000u
+
+/* Record flags. */
+#define TASK_F_ARRAY     0x01u   /* array_index is meaningful */
+#define TASK_F_AFTER_ANY 0x02u   /* run once every dependency ended, whatever the outcome */
 #define TASK_NAME_MAX    255u
 #define TASK_REASON_MAX  63u
 
@@ -74,6 +90,12 @@ struct task_rec {
 	uint64_t user_us;        /* CPU time, user */
 	uint64_t sys_us;         /* CPU time, system */
 	uint64_t maxrss_kb;      /* peak RSS */
+	uint32_t array_index;    /* with TASK_F_ARRAY: the index */
+	uint32_t retry_delay_ms; /* first retry's delay; doubles per attempt */
+	uint32_t ndeps;          /* dependencies */
+	const unsigned char *deps; /* ndeps big-endian u64 ids, not aligned */
+	const char *key;         /* idempotency key, not NUL-terminated */
+	uint8_t key_len;
 	const char *reason;      /* not NUL-terminated */
 	uint8_t reason_len;
 	const char *name;        /* not NUL-terminated */
@@ -106,6 +128,27 @@ void task_pack(const struct task_rec *r, unsigned char *out);
  * or inconsistent input.
  */
 int task_unpack(const unsigned char *in, size_t len, struct task_rec *r);
+
+/* One ended attempt. */
+struct task_attempt {
+	uint8_t outcome;         /* terminal state, or TASK_QUEUED when retried */
+	int16_t worker;          /* worker index, -1 none */
+	int32_t cpu;             /* OS cpu, -1 none */
+	int32_t exit_code;
+	int32_t term_signal;
+	uint64_t start_ns;       /* CLOCK_REALTIME */
+	uint64_t end_ns;         /* CLOCK_REALTIME */
+	uint8_t reason_len;
+	char reason[TASK_REASON_MAX + 1]; /* NUL-terminated */
+};
+
+/* task_attempt_pack - into @out (TASK_ATT_FIXED + reason_len bytes); returns the size. */
+size_t task_attempt_pack(const struct task_attempt *a, unsigned char *out);
+/* task_attempt_unpack - 0, -EPROTO (version), -EBADMSG (short or garbled). */
+int task_attempt_unpack(const unsigned char *in, size_t len, struct task_attempt *a);
+
+/* task_dep - dependency @i of @r. */
+uint64_t task_dep(const struct task_rec *r, uint32_t i);
 
 /* Big-endian helpers shared with the store's keys. */
 void task_put_be(unsigned char *p, uint64_t v, unsigned n);

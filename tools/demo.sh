@@ -32,7 +32,8 @@ status=0
 
 cleanup() {
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-		timeout 5 "$FORQ" --socket "$sock" shutdown >/dev/null 2>&1 || kill -TERM "$pid" 2>/dev/null
+		timeout 5 "$FORQ" --socket "$sock" shutdown >/dev/null 2>&1 ||
+			kill -TERM "$pid" 2>/dev/null
 		i=0
 		while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 		kill -KILL "$pid" 2>/dev/null
@@ -77,7 +78,8 @@ echo "forqd pid $pid: $workers workers, sync $sync, socket $sock"
 
 # ---- the workload --------------------------------------------------------
 awk -v n=$SPIN -v us=$SPIN_US 'BEGIN { for (i = 0; i < n; i++)
-	printf "{\"kernel\":\"spin\",\"args\":{\"us\":%d},\"priority\":7}\n", us }' >"$dir/spin.jsonl"
+	printf "{\"kernel\":\"spin\",\"args\":{\"us\":%d},\"priority\":7}\n", us }' \
+	>"$dir/spin.jsonl"
 # Every tenth noop at priority 3, the others at the default 5.
 awk -v n=$NOOP 'BEGIN { for (i = 0; i < n; i++)
 	if (i % 10 == 0) print "{\"kernel\":\"noop\",\"priority\":3}"
@@ -89,7 +91,8 @@ echo "# $SPIN spin tasks of $((SPIN_US / 1000)) ms at priority 7, from a JSONL f
 fq submit -f "$dir/spin.jsonl" || fail "submit spin"
 
 echo "# $EXEC commands that print, at priorities 0, 5 and 9, one forq submit each"
-script='echo "task $FORQ_TASK_ID on cpu $FORQ_CPU"; echo "sum 1..$1 = $(($1 * ($1 + 1) / 2))"; echo done >&2'
+script='echo "task $FORQ_TASK_ID on cpu $FORQ_CPU"; echo "sum 1..$1 = $(($1 * ($1 + 1) / 2))"'
+script="$script; echo done >&2"
 echo "\$ forq submit [-p 0|-p 9] --name echo-N -- sh -c '$script' sh N"
 : >"$dir/exec.ids"
 n=1
@@ -153,9 +156,12 @@ while read -r id prio; do
 	[ -n "$s" ] && echo "$prio $s" >>"$dir/exec.starts"
 done <"$dir/exec.ids"
 sort -n -k1,1 -k2,2 "$dir/exec.starts" | awk -v t0="$t0" '
-	{ p = $1; s = $2 - t0; n[p]++; if (!(p in lo) || s < lo[p]) lo[p] = s; if (s > hi[p]) hi[p] = s }
+	{ p = $1; s = $2 - t0; n[p]++
+	  if (!(p in lo) || s < lo[p]) lo[p] = s
+	  if (s > hi[p]) hi[p] = s }
 	END { printf "  %-8s %5s %10s %10s\n", "priority", "tasks", "first", "last"
-	      for (p = 0; p <= 9; p++) if (p in n) printf "  %-8d %5d %10.3f %10.3f\n", p, n[p], lo[p], hi[p] }'
+	      for (p = 0; p <= 9; p++)
+		if (p in n) printf "  %-8d %5d %10.3f %10.3f\n", p, n[p], lo[p], hi[p] }'
 
 # ---- stop ------------------------------------------------------------------
 say "stopping forqd"
@@ -168,7 +174,11 @@ else
 	wait "$pid"
 	rc=$?
 	pid=""
-	if [ $rc -eq 0 ]; then echo "forqd exited (status 0)"; else fail "forqd exited with status $rc"; fi
+	if [ $rc -eq 0 ]; then
+		echo "forqd exited (status 0)"
+	else
+		fail "forqd exited with status $rc"
+	fi
 fi
 
 if [ $status -eq 0 ]; then
