@@ -115,6 +115,7 @@ struct exec_args {
 	char **env;               /* envc "KEY=VALUE" entries + NULL */
 	char *cwd;                /* absolute, or NULL to inherit */
 	char *mem;                /* the strings, NUL-terminated; one allocation */
+	char **subst;             /* argc entries: malloc'd "{}"-substituted args, or NULL */
 };
 
 /* How the wait ended: on its own, or because forq stopped the command. */
@@ -124,7 +125,8 @@ enum exec_stop {
 	EXEC_STOP_CANCEL,
 };
 
-static const char *const exec_reserved_env[] = { "FORQ_TASK_ID", "FORQ_CPU", "FORQ_ATTEMPT" };
+static const char *const exec_reserved_env[] = { "FORQ_TASK_ID", "FORQ_CPU", "FORQ_ATTEMPT",
+						   "FORQ_ARRAY_INDEX" };
 
 /* ---- blob ---------------------------------------------------------------- */
 
@@ -358,6 +360,11 @@ exec_prepare(const cJSON *args, struct kbuf *out, char *err, size_t errlen)
 static void
 exec_args_free(struct exec_args *a)
 {
+	if (a->subst) {
+		for (uint32_t i = 0; i < a->argc; i++)
+			free(a->subst[i]);
+		free(a->subst);
+	}
 	free(a->argv);
 	free(a->env);
 	free(a->mem);
@@ -445,6 +452,46 @@ bad:
 
 /* ---- run ----------------------------------------------------------------- */
 
+/*
+ * Arrays: replace every "{}" in the arguments with the task's index.  The
+ * substituted strings are malloc'd into a->subst and freed with the args.
+ * 0 or -ENOMEM.
+ */
+static int
+exec_substitute(struct exec_args *a, int64_t index)
+{
+	char num[24];
+	size_t nl = (size_t)snprintf(num, sizeof num, "%" PRId64, index);
+
+	a->subst = calloc(a->argc, sizeof *a->subst);
+	if (a->subst == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < a->argc; i++) {
+		const char *p = a->argv[i], *q;
+		size_t n = 0, len;
+		char *o, *w;
+
+		for (q = strstr(p, "{}"); q != NULL; q = strstr(q + 2, "{}"))
+			n++;
+		if (n == 0)
+			continue;
+		len = strlen(p) - 2 * n + nl * n;
+		o = malloc(len + 1);
+		if (o == NULL)
+			return -ENOMEM;
+		for (w = o; (q = strstr(p, "{}")) != NULL; p = q + 2) {
+			memcpy(w, p, (size_t)(q - p));
+			w += q - p;
+			memcpy(w, num, nl);
+			w += nl;
+		}
+		strcpy(w, p);
+		a->subst[i] = o;
+		a->argv[i] = o;
+	}
+	return 0;
+}
+
 static bool
 exec_cancelled(const struct kctx *ctx)
 {
@@ -483,14 +530,14 @@ exec_env_replaced(const char *e, const struct exec_args *a)
  * malloc'd; its strings are borrowed.  NULL when out of memory.
  */
 static char **
-exec_env_build(const struct kctx *ctx, const struct exec_args *a, char ids[3][32])
+exec_env_build(const struct kctx *ctx, const struct exec_args *a, char ids[4][40])
 {
 	size_t n0 = 0, k = 0;
 	char **envp;
 
 	for (char **e = environ; e != NULL && *e != NULL; e++)
 		n0++;
-	envp = malloc((n0 + a->envc + 3 + 1) * sizeof *envp);
+	envp = malloc((n0 + a->envc + 4 + 1) * sizeof *envp);
 	if (envp == NULL)
 		return NULL;
 	for (size_t i = 0; i < n0; i++)
@@ -498,12 +545,16 @@ exec_env_build(const struct kctx *ctx, const struct exec_args *a, char ids[3][32
 			envp[k++] = environ[i];
 	for (uint32_t i = 0; i < a->envc; i++)
 		envp[k++] = a->env[i];
-	snprintf(ids[0], 32, "FORQ_TASK_ID=%" PRIu64, ctx->task_id);
-	snprintf(ids[1], 32, "FORQ_CPU=%d", ctx->cpu);
-	snprintf(ids[2], 32, "FORQ_ATTEMPT=%" PRIu32, ctx->attempt);
+	snprintf(ids[0], 40, "FORQ_TASK_ID=%" PRIu64, ctx->task_id);
+	snprintf(ids[1], 40, "FORQ_CPU=%d", ctx->cpu);
+	snprintf(ids[2], 40, "FORQ_ATTEMPT=%" PRIu32, ctx->attempt);
 	envp[k++] = ids[0];
 	envp[k++] = ids[1];
 	envp[k++] = ids[2];
+	if (ctx->array_index >= 0) {
+		snprintf(ids[3], 40, "FORQ_ARRAY_INDEX=%" PRId64, ctx->array_index);
+		envp[k++] = ids[3];
+	}
 	envp[k] = NULL;
 	return envp;
 }
@@ -533,7 +584,7 @@ exec_spawn(const struct kctx *ctx, const struct exec_args *a, pid_t *pid)
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	sigset_t all, none;
-	char ids[3][32];
+	char ids[4][40];
 	char **envp;
 	int rc;
 
@@ -758,6 +809,10 @@ exec_run(struct kctx *ctx, const void *blob, size_t len)
 		return exec_fail(ctx, KERNEL_FAILED, "out of memory", 0);
 	if (rc < 0)
 		return exec_fail(ctx, KERNEL_FAILED, "bad_blob", 0);
+	if (ctx->array_index >= 0 && exec_substitute(&a, ctx->array_index) < 0) {
+		o = exec_fail(ctx, KERNEL_FAILED, "out of memory", 0);
+		goto out_args;
+	}
 	if (sigaction(SIGCHLD, NULL, &sa) == 0 &&
 	    (sa.sa_handler == SIG_IGN || (sa.sa_flags & SA_NOCLDWAIT))) {
 		o = exec_fail(ctx, KERNEL_FAILED, "sigchld_ignored", 0);

@@ -18,7 +18,9 @@
 static const char usage[] =
 	"usage: forqd [--state DIR] [--socket PATH] [--workers N | --cpus LIST]\n"
 	"             [--sync fsync|nosync] [--ring-size N] [--max-message BYTES]\n"
-	"             [--shutdown-grace DURATION] [--log-level error|warn|info|debug]\n"
+	"             [--shutdown-grace DURATION] [--aging DURATION] [--hang-timeout DURATION]\n"
+	"             [--plugin PATH]... [--plugin-dir DIR] [--max-result BYTES]\n"
+	"             [--log-level error|warn|info|debug]\n"
 	"\n"
 	"Runs the forq supervisor in the foreground (logs to stderr); SIGTERM or\n"
 	"SIGINT stops it cleanly.\n"
@@ -34,6 +36,13 @@ static const char usage[] =
 	"  --ring-size N       slots per priority ring, a power of two (default 4096)\n"
 	"  --max-message BYTES largest request line (default 16777216)\n"
 	"  --shutdown-grace D  how long running tasks may finish at shutdown (default 3s)\n"
+	"  --aging D           a queued task gains one priority level per D waited\n"
+	"                      (default: off)\n"
+	"  --hang-timeout D    a worker whose heartbeat stalls for D is killed and\n"
+	"                      replaced (default 30s; 0 = off)\n"
+	"  --plugin PATH       load a kernel plug-in (repeatable)\n"
+	"  --plugin-dir DIR    load every *.so of DIR (default STATE/plugins)\n"
+	"  --max-result BYTES  largest result of one task (default 1048576)\n"
 	"  --log-level L       error, warn, info (default) or debug\n"
 	"  -h, --help          this text\n"
 	"  -V, --version       the version\n";
@@ -62,6 +71,7 @@ parse_u64(const char *s, uint64_t *v)
 enum {
 	OPT_STATE = 256, OPT_SOCKET, OPT_WORKERS, OPT_CPUS, OPT_SYNC, OPT_RING, OPT_MAXMSG,
 	OPT_GRACE, OPT_LOG, OPT_WORKER, OPT_SHM, OPT_CPUSET, OPT_NODESET,
+	OPT_AGING, OPT_HANG, OPT_PLUGIN, OPT_PLUGIN_DIR, OPT_MAX_RESULT, OPT_NUMA,
 };
 
 int
@@ -77,6 +87,12 @@ main(int argc, char **argv)
 		{ "max-message", required_argument, NULL, OPT_MAXMSG },
 		{ "shutdown-grace", required_argument, NULL, OPT_GRACE },
 		{ "log-level", required_argument, NULL, OPT_LOG },
+		{ "aging", required_argument, NULL, OPT_AGING },
+		{ "hang-timeout", required_argument, NULL, OPT_HANG },
+		{ "plugin", required_argument, NULL, OPT_PLUGIN },
+		{ "plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR },
+		{ "max-result", required_argument, NULL, OPT_MAX_RESULT },
+		{ "numa", required_argument, NULL, OPT_NUMA },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		/* internal: forqd re-executing itself as a worker */
@@ -87,7 +103,9 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct server_config cfg;
-	struct worker_args wa = { 0 };
+	struct worker_args wa = { .numa = -1 };
+	static char *plugins[64];
+	unsigned nplugins = 0;
 	const char *state = NULL, *sock = NULL;
 	bool worker = false;
 	uint64_t v;
@@ -97,6 +115,8 @@ main(int argc, char **argv)
 	cfg.max_msg = 16u << 20;
 	cfg.ring_size = 4096;
 	cfg.shutdown_grace_ms = 3000;
+	cfg.hang_ns = 30000000000ull;
+	cfg.max_result = 1u << 20;
 	snprintf(cfg.log_level, sizeof(cfg.log_level), "info");
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -143,6 +163,33 @@ main(int argc, char **argv)
 			log_set_level((enum log_level)lvl);
 			snprintf(cfg.log_level, sizeof(cfg.log_level), "%s", optarg);
 			break;
+		case OPT_AGING:
+			if (duration_parse(optarg, &v) < 0 || v < 1 || v > 86400000)
+				return misuse("--aging: expected a duration from 1ms to 24h, got '%s'", optarg);
+			cfg.aging_ns = v * 1000000ull;
+			break;
+		case OPT_HANG:
+			if (duration_parse(optarg, &v) < 0 || (v && v < 1000) || v > 86400000)
+				return misuse("--hang-timeout: expected 0 (off) or a duration from 1s to 24h, got '%s'",
+					      optarg);
+			cfg.hang_ns = v * 1000000ull;
+			break;
+		case OPT_PLUGIN:
+			if (nplugins == 64)
+				return misuse("%s", "--plugin: at most 64 plug-ins");
+			plugins[nplugins++] = optarg;
+			break;
+		case OPT_PLUGIN_DIR:
+			cfg.plugin_dir = optarg;
+			break;
+		case OPT_MAX_RESULT:
+			if (parse_u64(optarg, &v) < 0 || v < 1024 || v > (256ull << 20))
+				return misuse("--max-result: expected bytes from 1024 to 268435456, got '%s'", optarg);
+			cfg.max_result = (size_t)v;
+			break;
+		case OPT_NUMA:
+			wa.numa = atoi(optarg);
+			break;
 		case OPT_WORKER:
 			if (parse_u64(optarg, &v) < 0 || v > 16383)
 				return misuse("--worker: bad index '%s'", optarg);
@@ -177,6 +224,8 @@ main(int argc, char **argv)
 		if (!wa.shm_name || !state || !wa.cpus)
 			return misuse("%s", "--worker needs --shm, --state and --cpuset");
 		wa.state_dir = state;
+		wa.plugins = plugins;
+		wa.nplugins = nplugins;
 		return worker_main(&wa);
 	}
 	if (state)
@@ -201,5 +250,7 @@ main(int argc, char **argv)
 			return misuse("--state: %s", strerror(errno));
 		snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", abs);
 	}
+	cfg.plugins = plugins;
+	cfg.nplugins = nplugins;
 	return server_run(&cfg);
 }

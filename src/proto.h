@@ -29,7 +29,9 @@
 	X(REQ_TASK_WAIT,   "TASK_WAIT")   \
 	X(REQ_WORKER_LIST, "WORKER_LIST") \
 	X(REQ_STATS,       "STATS")       \
-	X(REQ_SHUTDOWN,    "SHUTDOWN")
+	X(REQ_SHUTDOWN,    "SHUTDOWN")    \
+	X(REQ_TASK_CANCEL, "TASK_CANCEL") \
+	X(REQ_KERNEL_LIST, "KERNEL_LIST")
 
 enum proto_req_type {
 #define PROTO_X_ENUM(e, s) e,
@@ -45,14 +47,33 @@ struct proto_req {
 	const cJSON *data;       /* borrows from root: the "data" object (may be an empty object) */
 };
 
-/* One validated task of a submission. */
+/* One dependency of a submitted task, as written by the client. */
+struct proto_dep {
+	uint64_t id;             /* an existing task's id, or 0 */
+	int32_t idx;             /* a task of the same batch (its index), or -1 */
+	char *key;               /* an existing task's key (malloc'd), or NULL */
+};
+
+#define PROTO_ARRAY_MAX  10000000u  /* tasks one array may expand to */
+#define PROTO_BATCH_MAX  10000000u  /* tasks one submission may create */
+
+/* One validated task of a submission (an array counts as one). */
 struct proto_task {
 	uint16_t kernel;         /* kernel id */
 	uint8_t prio;            /* 0..9 */
-	uint16_t retries;        /* further attempts after a lost worker */
+	uint8_t flags;           /* TASK_F_ARRAY, TASK_F_AFTER_ANY */
+	uint16_t retries;        /* further attempts after a failed one */
 	uint32_t timeout_ms;     /* 0 = none */
+	uint32_t retry_delay_ms; /* delay before the first retry, doubling */
+	char *name;              /* malloc'd, or NULL */
 	uint16_t name_len;
-	char name[256];          /* not NUL-terminated beyond name_len */
+	char *key;               /* malloc'd idempotency key, or NULL */
+	uint8_t key_len;
+	struct proto_dep *deps;  /* malloc'd */
+	uint32_t ndeps;
+	uint32_t array_start;    /* with TASK_F_ARRAY: first index */
+	uint32_t array_step;     /* step between indices */
+	uint32_t array_n;        /* tasks it expands to (1 without an array) */
 	unsigned char *blob;     /* malloc'd compiled arguments */
 	uint32_t blob_len;
 };
@@ -60,6 +81,13 @@ struct proto_task {
 struct proto_submit {
 	struct proto_task *tasks; /* malloc'd array */
 	size_t n;
+	uint64_t total;          /* tasks after array expansion */
+};
+
+struct proto_cancel {
+	uint64_t *ids;           /* malloc'd ids, or NULL with a state filter */
+	size_t n;
+	int which;               /* with ids == NULL: 1 queued, 2 waiting, 3 all */
 };
 
 struct proto_error {
@@ -100,6 +128,17 @@ int proto_get_id(const cJSON *data, const char *name, uint64_t *id, struct proto
  */
 int proto_get_duration_ms(const cJSON *data, const char *name, uint64_t *ms,
 			  enum forq_err code, struct proto_error *err);
+
+/*
+ * proto_get_ids - read @name of @data: an array of ids (numbers) and id
+ * ranges ("A-B", e.g. an array's ids) into a malloc'd list.  At most @max
+ * ids.  Returns 0, or -1 with @err.
+ */
+int proto_get_ids(const cJSON *data, const char *name, uint64_t **ids, size_t *n, size_t max,
+		  struct proto_error *err);
+
+/* proto_parse_cancel - validate TASK_CANCEL data.  0 or -1 with @err. */
+int proto_parse_cancel(const cJSON *data, struct proto_cancel *out, struct proto_error *err);
 
 /* proto_error_set - fill @err with @code and a printf-style message. */
 void proto_error_set(struct proto_error *err, enum forq_err code, const char *fmt, ...)

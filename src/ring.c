@@ -199,7 +199,7 @@ ring_init(struct ring *r, uint64_t capacity, uint32_t slot_size)
 }
 
 bool
-ring_try_push(struct ring *r, uint32_t owner, const void *item, uint32_t len)
+ring_try_push_at(struct ring *r, uint32_t owner, const void *item, uint32_t len, uint64_t *at)
 {
 	const uint64_t cap = r->capacity;
 	struct ring_slot *s;
@@ -256,11 +256,19 @@ ring_try_push(struct ring *r, uint32_t owner, const void *item, uint32_t len)
 	memcpy(s->payload, item, len);
 	/* R1: pairs with A1 (consumers) and A3 (repair): publishes flags, len, payload */
 	atomic_store_explicit(&s->seq, pos + 1, memory_order_release);
+	if (at)
+		*at = pos;
 	return true;
 }
 
+bool
+ring_try_push(struct ring *r, uint32_t owner, const void *item, uint32_t len)
+{
+	return ring_try_push_at(r, owner, item, len, NULL);
+}
+
 uint32_t
-ring_try_pop(struct ring *r, uint32_t owner, void *out)
+ring_try_pop_at(struct ring *r, uint32_t owner, void *out, uint64_t *at_pos)
 {
 	const uint64_t cap = r->capacity;
 	struct ring_slot *s;
@@ -297,8 +305,11 @@ ring_try_pop(struct ring *r, uint32_t owner, void *out)
 				 * our reads above happen before its writes.
 				 */
 				atomic_store_explicit(&s->seq, pos + cap, memory_order_release);
-				if (!(flags & RING_F_VOID))
+				if (!(flags & RING_F_VOID)) {
+					if (at_pos)
+						*at_pos = pos;
 					return len;
+				}
 				/* a VOID left by repair: skip it; relaxed as above */
 				pos = atomic_load_explicit(&r->head, memory_order_relaxed);
 				continue;
@@ -320,6 +331,12 @@ ring_try_pop(struct ring *r, uint32_t owner, void *out)
 			continue;
 		}
 	}
+}
+
+uint32_t
+ring_try_pop(struct ring *r, uint32_t owner, void *out)
+{
+	return ring_try_pop_at(r, owner, out, NULL);
 }
 
 uint64_t

@@ -142,6 +142,15 @@ bool ring_try_push(struct ring *r, uint32_t owner, const void *item, uint32_t le
 uint32_t ring_try_pop(struct ring *r, uint32_t owner, void *out);
 
 /*
+ * ring_try_push_at / ring_try_pop_at - the same, also reporting the ring
+ * position the item took (@at may be NULL).  forqd's store records where
+ * it put each task so that a cancel can find it; a worker reports where it
+ * took one from so that it can check that position's cancel mark.
+ */
+bool ring_try_push_at(struct ring *r, uint32_t owner, const void *item, uint32_t len, uint64_t *at);
+uint32_t ring_try_pop_at(struct ring *r, uint32_t owner, void *out, uint64_t *at);
+
+/*
  * ring_count - items in the ring now (tail - head); a racy snapshot meant
  * for scheduling hints and figures, exact when the ring is quiescent.
  */

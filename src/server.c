@@ -450,6 +450,42 @@ shm_name_for(const char *state_dir, char *name, size_t len)
 	snprintf(name, len, "/forq.%u.%016llx", (unsigned)getuid(), (unsigned long long)h);
 }
 
+/*
+ * A segment left by a forqd that crashed: re-use it when its layout fits
+ * this configuration (its workers are then re-adopted); otherwise stop the
+ * workers it records and remove it.  Returns true when re-used.
+ */
+static bool
+attach_old(struct server *sv, const char *name)
+{
+	struct shm old;
+	bool fits;
+
+	if (shm_attach(&old, name, 1) < 0)
+		return false;
+	fits = old.hdr->ring_capacity == sv->cfg.ring_size && old.hdr->max_workers == sv->nslots;
+	if (fits) {
+		sv->shm = old;
+		log_info("found the shared segment of a previous forqd (pid %d): re-adopting its workers",
+			 (int)atomic_load(&old.hdr->daemon_pid));
+		return true;
+	}
+	log_warn("a previous forqd's segment has another layout; stopping its workers");
+	for (unsigned i = 0; i < old.hdr->max_workers; i++) {
+		struct wblock *wb = shm_wblock(&old, i);
+		pid_t pid = atomic_load(&wb->pid);
+		int fd;
+
+		if (pid <= 0 || !wb->pid_start || (fd = sys_pidfd_open(pid)) < 0)
+			continue;
+		if (supervise_pid_start(pid) == wb->pid_start)
+			sys_pidfd_send_signal(fd, SIGKILL);
+		close(fd);
+	}
+	shm_destroy(&old);
+	return false;
+}
+
 static void
 sample_rate(struct server *sv, uint64_t now)
 {
@@ -543,6 +579,9 @@ server_run(struct server_config *cfg)
 	char err[8800] = "", name[64], path[4200];
 	struct itimerspec its = { { 0, (long)TICK_NS }, { 0, (long)TICK_NS } };
 	sigset_t mask;
+	uint64_t *inflight = NULL;
+	size_t ninflight = 0;
+	bool adopt;
 	int rc, status = 1;
 
 	if (!sv) {
@@ -572,11 +611,15 @@ server_run(struct server_config *cfg)
 	if (store_open(&sv->store, path, cfg->nosync, err, sizeof(err)) < 0)
 		goto out_slots;
 	shm_name_for(cfg->state_dir, name, sizeof(name));
-	if ((rc = shm_create(&sv->shm, name, cfg->ring_size, sv->nslots)) < 0) {
+	adopt = attach_old(sv, name);
+	if (!adopt && (rc = shm_create(&sv->shm, name, cfg->ring_size, sv->nslots)) < 0) {
 		snprintf(err, sizeof(err), "shared memory %s: %s", name, strerror(-rc));
 		goto out_store;
 	}
 	atomic_store(&sv->shm.hdr->daemon_pid, (int32_t)getpid());
+	sv->shm.hdr->aging_ns = cfg->aging_ns;
+	for (unsigned p = 0; p < SHM_NPRIO; p++)
+		atomic_store(&sv->shm.hdr->eff_prio[p], (uint8_t)p);
 	{
 		char shmpath[4200];
 		FILE *f;
@@ -600,14 +643,27 @@ server_run(struct server_config *cfg)
 		snprintf(err, sizeof(err), "event loop set-up: %s", strerror(errno));
 		goto out_fds;
 	}
-	if ((rc = store_start(&sv->store, &sv->shm, sv->efd)) < 0) {
-		snprintf(err, sizeof(err), "store thread: %s", strerror(-rc));
+	sv->sup.hang_ns = cfg->hang_ns;
+	if ((rc = supervise_init(&sv->sup, &sv->shm, &sv->store, sv->slots, sv->nslots,
+				 cfg->state_dir, cfg->log_level, sv->epfd, TAG_WORKER)) < 0) {
+		snprintf(err, sizeof(err), "workers: %s", strerror(-rc));
 		goto out_fds;
 	}
-	if ((rc = supervise_init(&sv->sup, &sv->shm, &sv->store, sv->slots, sv->nslots,
-				 cfg->state_dir, cfg->log_level, sv->epfd, TAG_WORKER)) < 0 ||
-	    (rc = supervise_start(&sv->sup)) < 0) {
+	sv->sup.hang_ns = cfg->hang_ns;
+	sv->sup.plugins = cfg->plugins;
+	sv->sup.nplugins = cfg->nplugins;
+	if ((rc = supervise_start(&sv->sup, adopt, &inflight, &ninflight)) < 0 ||
+	    (rc = store_adopt_inflight(&sv->store, inflight, ninflight)) < 0) {
+		free(inflight);
 		snprintf(err, sizeof(err), "workers: %s", strerror(-rc));
+		supervise_shutdown(&sv->sup, 0);
+		supervise_free(&sv->sup);
+		goto out_fds;
+	}
+	free(inflight);
+	store_set_aging(&sv->store, cfg->aging_ns);
+	if ((rc = store_start(&sv->store, &sv->shm, sv->efd)) < 0) {
+		snprintf(err, sizeof(err), "store thread: %s", strerror(-rc));
 		supervise_shutdown(&sv->sup, 0);
 		goto out_thread;
 	}

@@ -61,6 +61,12 @@ struct server_config {
 	uint64_t ring_size;      /* slots per task ring */
 	char log_level[16];
 	unsigned shutdown_grace_ms;
+	uint64_t aging_ns;       /* 0 = off */
+	uint64_t hang_ns;        /* 0 = off */
+	char **plugins;          /* --plugin paths */
+	unsigned nplugins;
+	char *plugin_dir;        /* --plugin-dir, or NULL */
+	size_t max_result;       /* bytes of one task's result */
 };
 
 struct server {

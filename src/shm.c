@@ -18,7 +18,7 @@ align64(uint64_t x)
 
 static uint64_t
 layout(uint64_t cap, uint64_t comp_cap, uint32_t max_workers, uint64_t *ring_off,
-       uint64_t *comp_off, uint64_t *wb_off)
+       uint64_t *comp_off, uint64_t *cancel_off, uint64_t *wb_off)
 {
 	uint64_t off = align64(sizeof(struct shm_hdr));
 
@@ -28,6 +28,8 @@ layout(uint64_t cap, uint64_t comp_cap, uint32_t max_workers, uint64_t *ring_off
 	}
 	*comp_off = off;
 	off = align64(off + ring_bytes(comp_cap, SHM_COMP_SLOT));
+	*cancel_off = off;
+	off = align64(off + (uint64_t)SHM_NPRIO * cap * sizeof(uint64_t));
 	*wb_off = off;
 	off += (uint64_t)max_workers * sizeof(struct wblock);
 	return off;
@@ -36,7 +38,7 @@ layout(uint64_t cap, uint64_t comp_cap, uint32_t max_workers, uint64_t *ring_off
 int
 shm_create(struct shm *s, const char *name, uint64_t cap, uint32_t max_workers)
 {
-	uint64_t ring_off[SHM_NPRIO], comp_off, wb_off, size;
+	uint64_t ring_off[SHM_NPRIO], comp_off, cancel_off, wb_off, size;
 	uint64_t comp_cap = cap < 4096 ? 4096 : cap;
 	struct shm_hdr *h;
 	int fd, rc;
@@ -45,7 +47,7 @@ shm_create(struct shm *s, const char *name, uint64_t cap, uint32_t max_workers)
 		return -EINVAL;
 	if (strlen(name) >= sizeof(s->name))
 		return -ENAMETOOLONG;
-	size = layout(cap, comp_cap, max_workers, ring_off, &comp_off, &wb_off);
+	size = layout(cap, comp_cap, max_workers, ring_off, &comp_off, &cancel_off, &wb_off);
 	shm_unlink(name);
 	fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -70,6 +72,14 @@ shm_create(struct shm *s, const char *name, uint64_t cap, uint32_t max_workers)
 	h->max_workers = max_workers;
 	h->comp_off = comp_off;
 	h->wblock_off = wb_off;
+	h->cancel_off = cancel_off;
+	for (unsigned p = 0; p < SHM_NPRIO; p++)
+		atomic_store_explicit(&h->eff_prio[p], (uint8_t)p, memory_order_relaxed);
+	/* Cancel marks: position 0 of every ring slot is "no mark" except
+	 * for position 0 itself; mark it with an impossible value. */
+	for (uint64_t i = 0; i < (uint64_t)SHM_NPRIO * cap; i++)
+		atomic_store_explicit(&((_Atomic uint64_t *)((char *)h + cancel_off))[i], UINT64_MAX,
+				      memory_order_relaxed);
 	for (unsigned p = 0; p < SHM_NPRIO; p++) {
 		h->ring_off[p] = ring_off[p];
 		ring_init((struct ring *)((char *)h + ring_off[p]), cap, SHM_TASK_SLOT);
@@ -169,10 +179,12 @@ shm_task_pack(const struct shm_task *t, unsigned char out[48])
 	put_le(out + 8, t->attempt, 4);
 	put_le(out + 12, t->kernel, 2);
 	out[14] = t->prio;
-	out[15] = t->inl;
+	out[15] = t->flags;
 	put_le(out + 16, t->timeout_ms, 4);
 	put_le(out + 20, t->blob_len, 4);
-	memcpy(out + 24, t->blob, SHM_INLINE_BLOB);
+	put_le(out + 24, t->array_index, 4);
+	put_le(out + 28, 0, 4);
+	memcpy(out + 32, t->blob, SHM_INLINE_BLOB);
 }
 
 void
@@ -182,8 +194,10 @@ shm_task_unpack(const unsigned char in[48], struct shm_task *t)
 	t->attempt = (uint32_t)get_le(in + 8, 4);
 	t->kernel = (uint16_t)get_le(in + 12, 2);
 	t->prio = in[14];
-	t->inl = in[15];
+	t->flags = in[15];
 	t->timeout_ms = (uint32_t)get_le(in + 16, 4);
 	t->blob_len = (uint32_t)get_le(in + 20, 4);
-	memcpy(t->blob, in + 24, SHM_INLINE_BLOB);
+	t->array_index = (uint32_t)get_le(in + 24, 4);
+	t->reserved = 0;
+	memcpy(t->blob, in + 32, SHM_INLINE_BLOB);
 }

@@ -6,6 +6,7 @@
  *   struct shm_hdr            magic, layout version, sizes, offsets, doorbells
  *   task ring 0 .. 9          one struct ring per priority, slots of 64 bytes
  *   completion ring           slots of 256 bytes (struct shm_comp)
+ *   cancel marks              u64[SHM_NPRIO][ring capacity]
  *   worker blocks             struct wblock[max_workers], 192 bytes each
  *
  * Who writes what:
@@ -35,7 +36,9 @@
 #define SHM_NPRIO        10u
 #define SHM_TASK_SLOT    64u
 #define SHM_COMP_SLOT    256u
-#define SHM_INLINE_BLOB  24u   /* blob bytes carried in a task slot */
+#define SHM_INLINE_BLOB  16u   /* blob bytes carried in a task slot */
+#define SHM_T_INLINE     0x01u  /* shm_task.flags: blob[] holds the whole blob */
+#define SHM_T_ARRAY      0x02u  /* shm_task.flags: array_index is meaningful */
 #define SHM_RESULT_INLINE 120u /* result bytes carried in a completion */
 
 /* A task as it travels in a ring slot (packed by hand into the payload). */
@@ -44,10 +47,12 @@ struct shm_task {
 	uint32_t attempt;        /* 1-based attempt number */
 	uint16_t kernel;         /* kernel id */
 	uint8_t prio;            /* 0..9 */
-	uint8_t inl;             /* 1: blob[] holds the whole blob */
+	uint8_t flags;           /* SHM_T_* */
 	uint32_t timeout_ms;     /* 0 = none */
 	uint32_t blob_len;       /* bytes of compiled arguments */
-	unsigned char blob[SHM_INLINE_BLOB]; /* inline blob when inl */
+	uint32_t array_index;    /* with SHM_T_ARRAY */
+	uint32_t reserved;       /* 0 */
+	unsigned char blob[SHM_INLINE_BLOB]; /* the blob, with SHM_T_INLINE */
 };
 _Static_assert(sizeof(struct shm_task) == 48, "fits a 64-byte slot");
 
@@ -95,16 +100,21 @@ struct wblock {
 	_Atomic uint64_t tasks_done; /* tasks completed */
 	_Atomic uint64_t busy_ns;    /* time spent running tasks */
 	/* line 1: the task the worker holds (popped straight into here) */
-	unsigned char held[SHM_TASK_SLOT] __attribute__((aligned(64)));
+	unsigned char held[48] __attribute__((aligned(64)));
+	_Atomic uint32_t progress;   /* the running task's progress, per mille */
+	int32_t numa;                /* NUMA node of cpu, -1 unknown */
+	uint64_t held_pos;           /* ring position the held task came from */
 	/* line 2: written by forqd */
 	_Atomic int32_t pid __attribute__((aligned(64))); /* worker pid, 0 = none */
 	int32_t core;                /* logical core index (hwloc) */
-	_Atomic uint32_t cancel;     /* non-zero: cancel the current task */
+	_Atomic uint64_t cancel_task;/* cancel this task if it is the current one */
 	uint32_t restarts;           /* respawns on this block */
+	uint32_t pad2;
 	uint64_t spawn_ns;           /* CLOCK_MONOTONIC when spawned */
 	_Atomic uint64_t kill_task;  /* task id forqd killed this worker for */
 	_Atomic uint32_t kill_why;   /* enum kernel_outcome of that kill */
-	uint32_t pad2;
+	uint32_t pad3;
+	uint64_t pid_start;          /* the pid's start time (clock ticks since boot) */
 };
 _Static_assert(sizeof(struct wblock) == 192, "three lines");
 _Static_assert(offsetof(struct wblock, held) == 64, "held on line 1");
@@ -129,6 +139,10 @@ struct shm_hdr {
 	_Atomic uint32_t shutdown;   /* non-zero: workers exit when idle */
 	_Atomic uint32_t nworkers;   /* worker blocks in use */
 	uint32_t pad1;
+	uint64_t cancel_off;         /* offset of the cancel marks: SHM_NPRIO x ring_capacity u64 */
+	uint64_t aging_ns;           /* 0 = off; else one level per aging_ns waited */
+	/* line 3b: effective priority of each ring's head (aging), written by the store thread */
+	_Atomic uint8_t eff_prio[SHM_NPRIO] __attribute__((aligned(64)));
 	/* line 4: workers sleep here, the store thread rings it */
 	struct doorbell work_bell __attribute__((aligned(64)));
 	/* line 5: the store thread sleeps here; workers and verbs ring it */
@@ -136,8 +150,9 @@ struct shm_hdr {
 };
 _Static_assert(offsetof(struct shm_hdr, ring_off) == 64, "layout");
 _Static_assert(offsetof(struct shm_hdr, daemon_pid) == 192, "layout");
-_Static_assert(offsetof(struct shm_hdr, work_bell) == 256, "layout");
-_Static_assert(sizeof(struct shm_hdr) == 384, "layout");
+_Static_assert(offsetof(struct shm_hdr, eff_prio) == 256, "layout");
+_Static_assert(offsetof(struct shm_hdr, work_bell) == 320, "layout");
+_Static_assert(sizeof(struct shm_hdr) == 448, "layout");
 
 struct shm {
 	struct shm_hdr *hdr;         /* the mapping */
@@ -173,6 +188,19 @@ static inline struct ring *
 shm_comp_ring(const struct shm *s)
 {
 	return (struct ring *)((char *)s->hdr + s->hdr->comp_off);
+}
+
+/*
+ * The cancel mark of ring @prio's position @pos: forqd writes pos there
+ * when it cancels the task it had pushed at pos; a worker that popped pos
+ * checks it (see store.c, "Cancelling a task in a ring").
+ */
+static inline _Atomic uint64_t *
+shm_cancel_mark(const struct shm *s, unsigned prio, uint64_t pos)
+{
+	_Atomic uint64_t *m = (_Atomic uint64_t *)((char *)s->hdr + s->hdr->cancel_off);
+
+	return &m[(uint64_t)prio * s->hdr->ring_capacity + (pos & (s->hdr->ring_capacity - 1))];
 }
 
 static inline struct wblock *

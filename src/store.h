@@ -35,18 +35,39 @@
 #include <lmdb.h>
 
 #include "backlog.h"
+#include "deps.h"
 #include "proto.h"
 #include "shm.h"
 #include "task.h"
 
+enum store_req_kind {
+	STORE_SUBMIT = 1,            /* TASK_SUBMIT */
+	STORE_CANCEL,                /* TASK_CANCEL */
+};
+
+/* A request the event thread hands to the store thread, answered back. */
 struct store_submit {
 	struct store_submit *next;   /* list link */
-	struct proto_submit batch;   /* the validated tasks; freed by the store */
+	enum store_req_kind kind;
+	struct proto_submit batch;   /* SUBMIT: the validated tasks; freed by the store */
+	struct proto_cancel cancel;  /* CANCEL: what to cancel; freed by the store */
 	void *ticket;                /* the event thread's reply ticket */
-	uint64_t first;              /* out: first id assigned */
-	uint64_t last;               /* out: last id assigned */
-	int err;                     /* out: 0 or an enum forq_err */
+	/* out */
+	uint64_t first;              /* SUBMIT: first id created (0 = none) */
+	uint64_t last;               /* SUBMIT: last id created */
+	uint64_t created;            /* SUBMIT: tasks created */
+	uint64_t *task_ids;          /* SUBMIT: per batch task, its (first) id; malloc'd */
+	uint8_t *existing;           /* SUBMIT: per batch task, 1 when its key existed */
+	size_t ntasks;               /* entries in task_ids / existing */
+	uint64_t cancelled;          /* CANCEL: tasks that ended CANCELLED */
+	uint64_t *cancelled_ids;     /* CANCEL: their ids (first 10000), malloc'd */
+	size_t ncancelled_ids;
+	int err;                     /* 0 or an enum forq_err */
+	char errmsg[256];            /* with err */
 };
+
+/* store_req_free - free a request and what it owns. */
+void store_req_free(struct store_submit *r);
 
 struct store_lost {
 	struct store_lost *next;
@@ -59,10 +80,19 @@ struct store_lost {
 	uint64_t start_wall_ns;      /* when the attempt started */
 };
 
+/* A retry waiting for its delay. */
+struct store_delay {
+	uint64_t due_ns;             /* CLOCK_MONOTONIC */
+	uint64_t id;
+};
+
 struct store {
 	MDB_env *env;                /* the environment */
 	MDB_dbi dbi_tasks;           /* id -> record */
 	MDB_dbi dbi_meta;            /* "next_id" -> u64 */
+	MDB_dbi dbi_attempts;        /* id + attempt -> attempt record */
+	MDB_dbi dbi_deps;            /* dependency id -> dependent ids (sorted duplicates) */
+	MDB_dbi dbi_keys;            /* idempotency key -> first id + count */
 	struct shm *shm;             /* the segment (rings) */
 	bool nosync;                 /* MDB_NOSYNC */
 	char dir[4096];              /* <state>/db */
@@ -77,6 +107,13 @@ struct store {
 	uint64_t next_id;            /* store thread: the next id to assign */
 	struct backlog_q backlog[SHM_NPRIO]; /* store thread only */
 	struct store_lost *deferred; /* store thread: controls waiting for completions */
+	struct deps_map waiting;     /* store thread: WAITING tasks' remaining counts */
+	struct store_delay *delayed; /* store thread: retries waiting for their delay (min-heap) */
+	size_t ndelayed, cap_delayed;
+	uint64_t *pushed_id[SHM_NPRIO]; /* store thread: id pushed at each ring position */
+	uint64_t *pushed_ns[SHM_NPRIO]; /* store thread: when (CLOCK_MONOTONIC) */
+	uint64_t aging_ns;           /* 0 = off */
+	uint64_t aging_next_ns;      /* next eff_prio refresh */
 	/* figures, written by the store thread, read anywhere (relaxed) */
 	_Atomic uint64_t count[TASK_STATE__COUNT]; /* QUEUED includes running */
 	_Atomic uint64_t submitted;  /* tasks accepted since start */
@@ -111,6 +148,23 @@ void store_submit(struct store *s, struct store_submit *sub);
 
 /* store_report_lost - queue @l (a dead worker's task) for the store thread. */
 void store_report_lost(struct store *s, struct store_lost *l);
+
+/*
+ * store_adopt_inflight - the tasks of @ids (@n) are in the rings or held by
+ * re-adopted workers already: take them out of the backlog rebuilt by
+ * store_open, so they are not dispatched twice.  Before store_start.
+ */
+int store_adopt_inflight(struct store *s, uint64_t *ids, size_t n);
+
+/* store_set_aging - one priority level per @ns waited (0 = off).  Before store_start. */
+void store_set_aging(struct store *s, uint64_t ns);
+
+/*
+ * store_get_attempts - call @fn for every recorded attempt of task @id, in
+ * order.  Returns 0 or -EIO.
+ */
+int store_get_attempts(struct store *s, uint64_t id,
+		       void (*fn)(void *ctx, unsigned attempt, const struct task_attempt *a), void *ctx);
 
 /* store_take_done - the submissions answered since the last call (a list). */
 struct store_submit *store_take_done(struct store *s);

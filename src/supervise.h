@@ -37,6 +37,9 @@
 struct sup_worker {
 	pid_t pid;               /* 0 = not running */
 	int pidfd;               /* -1 = none */
+	bool adopted;            /* not our child: re-adopted after a forqd restart */
+	uint64_t cancel_seen_ns; /* when a cancel of its running task was first seen */
+	uint64_t cancel_task;    /* that task */
 	uint64_t hb_seen;        /* heartbeat at the last sample */
 	uint64_t hb_seen_ns;     /* when it last changed */
 	uint64_t respawn_at_ns;  /* when a failed spawn is retried */
@@ -54,6 +57,9 @@ struct supervisor {
 	int epfd;                /* the event loop's epoll; pidfds are added with tag */
 	uint64_t epoll_tag;      /* epoll data = tag | index */
 	bool stopping;
+	uint64_t hang_ns;        /* heartbeat stall that declares a worker hung; 0 = off */
+	char **plugins;          /* --plugin paths passed to workers */
+	unsigned nplugins;
 };
 
 /*
@@ -63,8 +69,18 @@ struct supervisor {
 int supervise_init(struct supervisor *s, struct shm *shm, struct store *st, struct topo_slot *slots,
 		   unsigned n, const char *state_dir, const char *log_level, int epfd, uint64_t tag);
 
-/* supervise_start - spawn every worker.  0 or -errno of the first failure. */
-int supervise_start(struct supervisor *s);
+/*
+ * supervise_start - start every worker: re-adopt the live workers a
+ * previous forqd left in the segment (when @adopt; their pids are checked
+ * against the start time recorded at spawn, so a reused pid is never
+ * adopted), and spawn the rest.  The ids of the tasks the adopted workers
+ * hold are added to @inflight (malloc'd list, *@ninflight entries) for
+ * store_adopt_inflight.  0 or -errno of the first failure.
+ */
+int supervise_start(struct supervisor *s, bool adopt, uint64_t **inflight, size_t *ninflight);
+
+/* supervise_pid_start - a pid's start time (clock ticks since boot), 0 if unknown. */
+uint64_t supervise_pid_start(pid_t pid);
 
 /* supervise_on_exit - worker @idx's pidfd became readable: handle its death. */
 void supervise_on_exit(struct supervisor *s, unsigned idx);

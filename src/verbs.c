@@ -110,6 +110,48 @@ add_str_n(cJSON *o, const char *k, const char *s, size_t n)
 	cJSON_AddStringToObject(o, k, buf);
 }
 
+struct hist_ctx {
+	cJSON *arr;
+};
+
+static void
+hist_fn(void *arg, unsigned attempt, const struct task_attempt *a)
+{
+	struct hist_ctx *h = arg;
+	cJSON *e = cJSON_CreateObject();
+	bool ran = a->start_ns != 0;
+
+	cJSON_AddNumberToObject(e, "attempt", attempt);
+	cJSON_AddStringToObject(e, "outcome", a->outcome == TASK_QUEUED ? "RETRIED" : task_state_name(a->outcome));
+	if (a->worker >= 0) {
+		cJSON_AddNumberToObject(e, "worker", a->worker);
+		cJSON_AddNumberToObject(e, "cpu", a->cpu);
+	} else {
+		cJSON_AddNullToObject(e, "worker");
+		cJSON_AddNullToObject(e, "cpu");
+	}
+	if (ran)
+		cJSON_AddNumberToObject(e, "start", secs(a->start_ns));
+	else
+		cJSON_AddNullToObject(e, "start");
+	cJSON_AddNumberToObject(e, "end", secs(a->end_ns));
+	if (a->exit_code >= 0 && a->reason_len && strcmp(a->reason, "worker_lost") && strcmp(a->reason, "hung"))
+		cJSON_AddNumberToObject(e, "exit_code", a->exit_code);
+	else if (a->exit_code >= 0 && !a->reason_len)
+		cJSON_AddNumberToObject(e, "exit_code", a->exit_code);
+	else
+		cJSON_AddNullToObject(e, "exit_code");
+	if (a->term_signal)
+		cJSON_AddNumberToObject(e, "signal", a->term_signal);
+	else
+		cJSON_AddNullToObject(e, "signal");
+	if (a->reason_len)
+		cJSON_AddStringToObject(e, "reason", a->reason);
+	else
+		cJSON_AddNullToObject(e, "reason");
+	cJSON_AddItemToArray(h->arr, e);
+}
+
 /* A task as JSON: the short form for lists, the full one for status. */
 static cJSON *
 task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
@@ -134,6 +176,27 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 		return o;
 	cJSON_AddNumberToObject(o, "timeout", r->timeout_ms / 1000.0);
 	cJSON_AddNumberToObject(o, "retries", r->retries);
+	cJSON_AddNumberToObject(o, "retry_delay", r->retry_delay_ms / 1000.0);
+	if (r->key_len)
+		add_str_n(o, "key", r->key, r->key_len);
+	else
+		cJSON_AddNullToObject(o, "key");
+	if (r->flags & TASK_F_ARRAY)
+		cJSON_AddNumberToObject(o, "array_index", r->array_index);
+	else
+		cJSON_AddNullToObject(o, "array_index");
+	if (r->ndeps) {
+		cJSON *a = cJSON_AddArrayToObject(o, "after");
+
+		for (uint32_t i = 0; i < r->ndeps && i < 10000; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateNumber((double)task_dep(r, i)));
+		cJSON_AddBoolToObject(o, "after_any", (r->flags & TASK_F_AFTER_ANY) != 0);
+	}
+	{
+		struct hist_ctx hc = { cJSON_AddArrayToObject(o, "history") };
+
+		store_get_attempts(&sv->store, id, hist_fn, &hc);
+	}
 	if (k && k->describe) {
 		cJSON *args = k->describe(r->blob, r->blob_len);
 
@@ -162,6 +225,8 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 		cJSON_AddNullToObject(o, "reason");
 		cJSON_AddNumberToObject(o, "worker", worker);
 		cJSON_AddNumberToObject(o, "cpu", wb->cpu);
+		cJSON_AddNumberToObject(o, "progress",
+					atomic_load_explicit(&wb->progress, memory_order_relaxed) / 1000.0);
 		return o;
 	}
 	if (r->start_ns)
@@ -199,6 +264,7 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 		cJSON_AddNumberToObject(res, "user", (double)r->user_us / 1e6);
 		cJSON_AddNumberToObject(res, "system", (double)r->sys_us / 1e6);
 		cJSON_AddNumberToObject(res, "max_rss_kb", (double)r->maxrss_kb);
+		cJSON_AddNumberToObject(res, "cpu", r->cpu);
 	}
 	return o;
 }
@@ -533,7 +599,6 @@ do_wait(struct server *sv, uint32_t slot, const struct proto_req *req)
 	struct proto_error e;
 	struct waiter *w;
 	uint64_t ms = 0;
-	const cJSON *it;
 
 	if (proto_get_duration_ms(req->data, "timeout", &ms, FORQ_ETIMEOUT, &e) < 0) {
 		reply_error(sv, slot, &e);
@@ -548,25 +613,13 @@ do_wait(struct server *sv, uint32_t slot, const struct proto_req *req)
 	w->gen = sv->conns[slot].gen;
 	if (jall && cJSON_IsTrue(jall)) {
 		w->all = true;
-	} else if (cJSON_IsArray(jids) && cJSON_GetArraySize(jids) > 0) {
-		w->n = (size_t)cJSON_GetArraySize(jids);
-		w->ids = calloc(w->n, sizeof(*w->ids));
-		if (!w->ids) {
+	} else if (jids) {
+		if (proto_get_ids(req->data, "ids", &w->ids, &w->n, PROTO_BATCH_MAX, &e) < 0) {
 			free(w);
-			reply_code(sv, slot, FORQ_EINTERNAL, "out of memory");
+			reply_error(sv, slot, &e);
 			return;
 		}
-		size_t i = 0;
-		cJSON_ArrayForEach(it, jids) {
-			double v = cJSON_IsNumber(it) ? it->valuedouble : -1;
-
-			if (v < 1 || v != (double)(uint64_t)v) {
-				free(w->ids);
-				free(w);
-				reply_code(sv, slot, FORQ_EBADFIELD, "\"ids\" must hold positive integer task ids");
-				return;
-			}
-			w->ids[i] = (uint64_t)v;
+		for (size_t i = 0; i < w->n; i++) {
 			if (store_get(&sv->store, w->ids[i], exists_fn, NULL) == -ENOENT) {
 				proto_error_set(&e, FORQ_ENOTFOUND, "no task %llu", (unsigned long long)w->ids[i]);
 				free(w->ids);
@@ -574,7 +627,6 @@ do_wait(struct server *sv, uint32_t slot, const struct proto_req *req)
 				reply_error(sv, slot, &e);
 				return;
 			}
-			i++;
 		}
 	} else {
 		free(w);
@@ -675,6 +727,11 @@ do_workers(struct server *sv, uint32_t slot)
 		cJSON_AddNumberToObject(w, "busy_ms",
 					(double)(atomic_load_explicit(&wb->busy_ns, memory_order_relaxed) / 1000000u));
 		cJSON_AddNumberToObject(w, "restarts", wb->restarts);
+		if (task)
+			cJSON_AddNumberToObject(w, "progress",
+						atomic_load_explicit(&wb->progress, memory_order_relaxed) / 1000.0);
+		else
+			cJSON_AddNullToObject(w, "progress");
 		cJSON_AddItemToArray(arr, w);
 	}
 	reply_ok(sv, slot, REQ_WORKER_LIST, o);
@@ -719,6 +776,23 @@ do_stats(struct server *sv, uint32_t slot)
 }
 
 static void
+do_kernels(struct server *sv, uint32_t slot)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "kernels");
+
+	for (unsigned i = 0; i < kernel_count(); i++) {
+		const struct kernel *k = kernel_at(i);
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(e, "name", k->name);
+		cJSON_AddNumberToObject(e, "id", k->id);
+		cJSON_AddStringToObject(e, "summary", k->summary ? k->summary : "");
+		cJSON_AddItemToArray(arr, e);
+	}
+	reply_ok(sv, slot, REQ_KERNEL_LIST, o);
+}
+
+static void
 do_submit(struct server *sv, uint32_t slot, const struct proto_req *req)
 {
 	struct proto_error e;
@@ -733,9 +807,67 @@ do_submit(struct server *sv, uint32_t slot, const struct proto_req *req)
 		reply_error(sv, slot, &e);
 		return;
 	}
+	sub->kind = STORE_SUBMIT;
 	sub->ticket = (void *)(uintptr_t)(((uint64_t)sv->conns[slot].gen << 32) | slot);
 	sv->conns[slot].busy = true;
 	store_submit(&sv->store, sub);
+}
+
+static cJSON *
+submit_reply(const struct store_submit *d)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t nexist = 0;
+
+	for (size_t i = 0; i < d->ntasks; i++)
+		nexist += d->existing[i];
+	if (d->ntasks == 1) {
+		cJSON_AddNumberToObject(o, "id", (double)d->task_ids[0]);
+		if (d->existing[0])
+			cJSON_AddTrueToObject(o, "existing");
+	}
+	if (d->created) {
+		cJSON_AddNumberToObject(o, "first", (double)d->first);
+		cJSON_AddNumberToObject(o, "last", (double)d->last);
+	} else {
+		cJSON_AddNullToObject(o, "first");
+		cJSON_AddNullToObject(o, "last");
+	}
+	cJSON_AddNumberToObject(o, "count", (double)d->created);
+	if (nexist && d->ntasks > 1) {
+		cJSON *arr = cJSON_AddArrayToObject(o, "existing");
+
+		for (size_t i = 0; i < d->ntasks; i++) {
+			if (!d->existing[i])
+				continue;
+			cJSON *e = cJSON_CreateObject();
+
+			cJSON_AddNumberToObject(e, "index", (double)i);
+			cJSON_AddNumberToObject(e, "id", (double)d->task_ids[i]);
+			cJSON_AddItemToArray(arr, e);
+		}
+	}
+	/* Ids per task when they are not simply first..last in order. */
+	if (d->ntasks > 1 && (nexist || d->created != d->ntasks)) {
+		cJSON *arr = cJSON_AddArrayToObject(o, "ids");
+
+		for (size_t i = 0; i < d->ntasks; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)d->task_ids[i]));
+	}
+	return o;
+}
+
+static cJSON *
+cancel_reply(const struct store_submit *d)
+{
+	cJSON *o = cJSON_CreateObject(), *arr;
+
+	cJSON_AddNumberToObject(o, "cancelled", (double)d->cancelled);
+	arr = cJSON_AddArrayToObject(o, "ids");
+	for (size_t i = 0; i < d->ncancelled_ids; i++)
+		cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)d->cancelled_ids[i]));
+	cJSON_AddBoolToObject(o, "truncated", d->cancelled > d->ncancelled_ids);
+	return o;
 }
 
 void
@@ -749,25 +881,39 @@ verbs_store_done(struct server *sv)
 		uint32_t slot = (uint32_t)t, gen = (uint32_t)(t >> 32);
 
 		if (server_conn(sv, slot, gen)) {
-			if (d->err) {
-				reply_code(sv, slot, (enum forq_err)d->err, "the store could not commit the tasks");
-			} else {
-				cJSON *o = cJSON_CreateObject();
-				uint64_t n = d->last - d->first + 1;
-
-				if (n == 1)
-					cJSON_AddNumberToObject(o, "id", (double)d->first);
-				cJSON_AddNumberToObject(o, "first", (double)d->first);
-				cJSON_AddNumberToObject(o, "last", (double)d->last);
-				cJSON_AddNumberToObject(o, "count", (double)n);
-				reply_ok(sv, slot, REQ_TASK_SUBMIT, o);
-			}
+			if (d->err)
+				reply_code(sv, slot, (enum forq_err)d->err, d->errmsg[0] ? d->errmsg : NULL);
+			else if (d->kind == STORE_CANCEL)
+				reply_ok(sv, slot, REQ_TASK_CANCEL, cancel_reply(d));
+			else
+				reply_ok(sv, slot, REQ_TASK_SUBMIT, submit_reply(d));
 			if (server_conn(sv, slot, gen))
 				server_resume(sv, slot);
 		}
-		free(d);
+		store_req_free(d);
 		d = next;
 	}
+}
+
+static void
+do_cancel(struct server *sv, uint32_t slot, const struct proto_req *req)
+{
+	struct proto_error e;
+	struct store_submit *sub = calloc(1, sizeof(*sub));
+
+	if (!sub) {
+		reply_code(sv, slot, FORQ_EINTERNAL, "out of memory");
+		return;
+	}
+	sub->kind = STORE_CANCEL;
+	if (proto_parse_cancel(req->data, &sub->cancel, &e) < 0) {
+		free(sub);
+		reply_error(sv, slot, &e);
+		return;
+	}
+	sub->ticket = (void *)(uintptr_t)(((uint64_t)sv->conns[slot].gen << 32) | slot);
+	sv->conns[slot].busy = true;
+	store_submit(&sv->store, sub);
 }
 
 void
@@ -807,6 +953,12 @@ verbs_request(struct server *sv, uint32_t slot, const char *line, size_t len)
 		reply_ok(sv, slot, REQ_SHUTDOWN, NULL);
 		log_info("shutdown requested");
 		sv->stop = true;
+		break;
+	case REQ_TASK_CANCEL:
+		do_cancel(sv, slot, &req);
+		break;
+	case REQ_KERNEL_LIST:
+		do_kernels(sv, slot);
 		break;
 	case REQ__COUNT:
 		break;

@@ -2,7 +2,9 @@
  * worker — the worker process's loop (see worker.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +28,9 @@ struct wstate_local {
 	struct shm shm;
 	struct wblock *wb;
 	unsigned owner;
+	uint64_t current;        /* task running now, 0 = none */
+	_Atomic uint32_t cancel; /* the kernel's cancel word for the current task */
+	unsigned order[SHM_NPRIO]; /* rings in the order to try them */
 	char log_dir[4200];
 	char db_dir[4200];
 	MDB_env *env;
@@ -35,6 +40,13 @@ struct wstate_local {
 	char result[4096];
 };
 
+static struct wstate_local *self; /* the one worker of this process */
+
+/*
+ * The heartbeat, advanced while idle, between tasks, and from kernels
+ * (ctx->beat, forq_progress).  It also forwards a cancel of the current
+ * task, which forqd writes into the block, to the kernel's cancel word.
+ */
 static void
 beat(void *arg)
 {
@@ -42,6 +54,9 @@ beat(void *arg)
 
 	/* relaxed: a counter sampled by the supervisor; no data rides on it. */
 	atomic_fetch_add_explicit(&wb->heartbeat, 1, memory_order_relaxed);
+	if (self && self->current &&
+	    atomic_load_explicit(&wb->cancel_task, memory_order_relaxed) == self->current)
+		atomic_store_explicit(&self->cancel, 1, memory_order_relaxed);
 }
 
 static int
@@ -112,19 +127,52 @@ read_blob(struct wstate_local *w, uint64_t id, size_t *len)
 	return rc;
 }
 
-/* Pop the most urgent task into the block's held line.  True when one came. */
-static bool
-take(struct wstate_local *w)
+/*
+ * The order to try the rings in: by effective priority (aging lowers a
+ * ring's number as its oldest task waits), then by priority.  Without
+ * aging the effective priorities are the priorities: 0, 1, ... 9.
+ */
+static void
+ring_order(struct wstate_local *w)
 {
+	uint8_t eff[SHM_NPRIO];
+
 	for (unsigned p = 0; p < SHM_NPRIO; p++) {
+		/* relaxed: a scheduling hint from the store thread */
+		eff[p] = atomic_load_explicit(&w->shm.hdr->eff_prio[p], memory_order_relaxed);
+		w->order[p] = p;
+	}
+	for (unsigned i = 1; i < SHM_NPRIO; i++) {
+		unsigned x = w->order[i], j = i;
+
+		while (j && (eff[w->order[j - 1]] > eff[x] ||
+			     (eff[w->order[j - 1]] == eff[x] && w->order[j - 1] > x))) {
+			w->order[j] = w->order[j - 1];
+			j--;
+		}
+		w->order[j] = x;
+	}
+}
+
+/*
+ * Pop the most urgent task into the block's held line.  Returns the ring
+ * it came from, or -1.  The position goes to @pos.
+ */
+static int
+take(struct wstate_local *w, uint64_t *pos)
+{
+	if (w->shm.hdr->aging_ns)
+		ring_order(w);
+	for (unsigned i = 0; i < SHM_NPRIO; i++) {
+		unsigned p = w->order[i];
 		struct ring *r = shm_ring(&w->shm, p);
 
 		if (ring_empty(r))
 			continue;
-		if (ring_try_pop(r, w->owner, w->wb->held))
-			return true;
+		if (ring_try_pop_at(r, w->owner, w->wb->held, pos))
+			return (int)p;
 	}
-	return false;
+	return -1;
 }
 
 static void
@@ -142,9 +190,51 @@ push_completion(struct wstate_local *w, const struct shm_comp *c)
 	doorbell_ring(&h->store_bell, 1);
 }
 
-static void
-run_one(struct wstate_local *w)
+/* Resident set in KiB (from /proc/self/statm), for the RSS growth of in-process kernels. */
+static uint64_t
+rss_kb(void)
 {
+	char buf[128];
+	unsigned long long size, res;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
+		return 0;
+	return res * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static uint64_t
+thread_cpu_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* True when the task at ring @prio position @pos was cancelled (store.c). */
+static bool
+cancelled_before_start(struct wstate_local *w, unsigned prio, uint64_t pos, uint64_t id)
+{
+	/* seq_cst: the Dekker half against cancel_marks() in the store:
+	 * our task_id publication (seq_cst) precedes this load. */
+	if (atomic_load_explicit(shm_cancel_mark(&w->shm, prio, pos), memory_order_seq_cst) == pos)
+		return true;
+	return atomic_load_explicit(&w->wb->cancel_task, memory_order_seq_cst) == id;
+}
+
+static void
+run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
+{
+	uint64_t cpu0, rss0;
 	struct wblock *wb = w->wb;
 	struct shm_task t;
 	struct shm_comp c;
@@ -174,8 +264,17 @@ run_one(struct wstate_local *w)
 			      memory_order_relaxed);
 	/* R5: publishes start/deadline with the id; pairs with A5 in the
 	 * supervisor's tick, which reads task_id first. */
-	atomic_store_explicit(&wb->task_id, t.id, memory_order_release);
+	atomic_store_explicit(&wb->progress, 0, memory_order_relaxed);
+	/* seq_cst (includes R5's release): also the Dekker half against the
+	 * store's cancel marks, see cancelled_before_start. */
+	atomic_store_explicit(&wb->task_id, t.id, memory_order_seq_cst);
 	atomic_store_explicit(&wb->state, WSTATE_BUSY, memory_order_relaxed);
+	w->current = t.id;
+	atomic_store_explicit(&w->cancel, 0, memory_order_relaxed);
+	if (cancelled_before_start(w, prio, pos, t.id)) {
+		/* The record is CANCELLED already: nothing to run or report. */
+		goto out_clear;
+	}
 	beat(wb);
 
 	memset(&ctx, 0, sizeof(ctx));
@@ -186,7 +285,9 @@ run_one(struct wstate_local *w)
 	ctx.log_dir = w->log_dir;
 	ctx.beat = beat;
 	ctx.beat_arg = wb;
-	ctx.cancel = &wb->cancel;
+	ctx.cancel = &w->cancel;
+	ctx.array_index = (t.flags & SHM_T_ARRAY) ? (int64_t)t.array_index : -1;
+	ctx.numa = wb->numa;
 	ctx.result = w->result;
 	ctx.result_cap = sizeof(w->result);
 	ctx.exit_code = 0;
@@ -195,7 +296,7 @@ run_one(struct wstate_local *w)
 		snprintf(ctx.reason, sizeof(ctx.reason), "unknown kernel %u", t.kernel);
 		ctx.exit_code = 1;
 	} else {
-		if (t.inl) {
+		if (t.flags & SHM_T_INLINE) {
 			blob = t.blob;
 			blob_len = t.blob_len;
 			rc = 0;
@@ -208,7 +309,19 @@ run_one(struct wstate_local *w)
 			ctx.exit_code = 1;
 			snprintf(ctx.reason, sizeof(ctx.reason), "store: %s", mdb_strerror(rc));
 		} else {
+			cpu0 = thread_cpu_us();
+			rss0 = rss_kb();
 			out = kernel_run(k, &ctx, blob, blob_len);
+			if (k->id != KERNEL_ID_EXEC) {
+				/* In-process: this thread's CPU time and the
+				 * growth of the worker's resident set. */
+				uint64_t rss1 = rss_kb();
+
+				if (!ctx.user_us && !ctx.sys_us)
+					ctx.user_us = thread_cpu_us() - cpu0;
+				if (!ctx.maxrss_kb)
+					ctx.maxrss_kb = rss1 > rss0 ? rss1 - rss0 : 0;
+			}
 		}
 	}
 	c.outcome = (uint8_t)out;
@@ -230,8 +343,9 @@ run_one(struct wstate_local *w)
 	atomic_fetch_add_explicit(&wb->tasks_done, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&wb->busy_ns, sys_now_ns() - t0, memory_order_relaxed);
 	atomic_store_explicit(&wb->deadline_ns, 0, memory_order_relaxed);
+out_clear:
+	w->current = 0;
 	atomic_store_explicit(&wb->task_id, 0, memory_order_release);
-	atomic_store_explicit(&wb->cancel, 0, memory_order_relaxed);
 	/* The held task is finished: clear its id so a death from here on is
 	 * not mistaken for a death while holding it (read by the supervisor
 	 * only after this process is dead). */
@@ -248,6 +362,7 @@ worker_main(const struct worker_args *a)
 	int rc;
 
 	memset(&w, 0, sizeof(w));
+	self = &w;
 	snprintf(name, sizeof(name), "forqd[worker %u]", a->index);
 	log_set_prog(name);
 	signal(SIGPIPE, SIG_IGN);
@@ -273,14 +388,19 @@ worker_main(const struct worker_args *a)
 	if (warn[0])
 		log_debug("%s", warn);
 	w.wb->cpu = sched_getcpu();
+	w.wb->numa = a->numa;
 	atomic_store_explicit(&w.wb->state, WSTATE_IDLE, memory_order_release);
 	beat(w.wb);
 
+	for (unsigned p = 0; p < SHM_NPRIO; p++)
+		w.order[p] = p;
 	for (;;) {
 		unsigned spins = 0;
+		uint64_t pos;
+		int prio = take(&w, &pos);
 
-		if (take(&w)) {
-			run_one(&w);
+		if (prio >= 0) {
+			run_one(&w, (unsigned)prio, pos);
 			continue;
 		}
 		if (atomic_load_explicit(&h->shutdown, memory_order_acquire))

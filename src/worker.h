@@ -22,6 +22,9 @@ struct worker_args {
 	const char *state_dir;   /* forqd's state directory */
 	const char *cpus;        /* cpu list to bind to */
 	const char *nodes;       /* NUMA node list for memory */
+	int numa;                /* NUMA node (logical index), -1 unknown */
+	char **plugins;          /* plug-ins to load, as forqd did */
+	unsigned nplugins;
 };
 
 /* worker_main - run the worker; returns the process exit status. */
