@@ -486,6 +486,32 @@ attach_old(struct server *sv, const char *name)
 	return false;
 }
 
+/*
+ * At a clean stop every participant is gone: the rings must validate
+ * (ring_validate).  The result is logged; the chaos tests read it.
+ */
+static void
+validate_rings(struct server *sv)
+{
+	struct ring_report rep;
+	unsigned bad = 0;
+
+	for (unsigned p = 0; p <= SHM_NPRIO; p++) {
+		struct ring *r = p < SHM_NPRIO ? shm_ring(&sv->shm, p) : shm_comp_ring(&sv->shm);
+
+		if (ring_validate(r, &rep) < 0) {
+			log_error("ring %s: invalid at shutdown (head %llu tail %llu full %llu claimed %llu/%llu bad %llu)",
+				  p < SHM_NPRIO ? "task" : "completion", (unsigned long long)rep.head,
+				  (unsigned long long)rep.tail, (unsigned long long)rep.full,
+				  (unsigned long long)rep.pclaimed, (unsigned long long)rep.cclaimed,
+				  (unsigned long long)rep.bad);
+			bad++;
+		}
+	}
+	if (!bad)
+		log_info("rings: all %u valid at shutdown", SHM_NPRIO + 1);
+}
+
 static void
 sample_rate(struct server *sv, uint64_t now)
 {
@@ -619,7 +645,7 @@ server_run(struct server_config *cfg)
 	atomic_store(&sv->shm.hdr->daemon_pid, (int32_t)getpid());
 	sv->shm.hdr->aging_ns = cfg->aging_ns;
 	for (unsigned p = 0; p < SHM_NPRIO; p++)
-		atomic_store(&sv->shm.hdr->eff_prio[p], (uint8_t)p);
+		atomic_store(&sv->shm.hdr->eff_prio[p], (uint8_t)(p + SHM_EFF_BIAS));
 	{
 		char shmpath[4200];
 		FILE *f;
@@ -680,6 +706,8 @@ server_run(struct server_config *cfg)
 	supervise_shutdown(&sv->sup, cfg->shutdown_grace_ms);
 out_thread:
 	store_stop(&sv->store);
+	if (status == 0)
+		validate_rings(sv);
 	verbs_store_done(sv);
 	verbs_free_waiters(sv);
 	for (size_t i = 0; i < sv->nconns; i++) {

@@ -74,7 +74,7 @@ shm_create(struct shm *s, const char *name, uint64_t cap, uint32_t max_workers)
 	h->wblock_off = wb_off;
 	h->cancel_off = cancel_off;
 	for (unsigned p = 0; p < SHM_NPRIO; p++)
-		atomic_store_explicit(&h->eff_prio[p], (uint8_t)p, memory_order_relaxed);
+		atomic_store_explicit(&h->eff_prio[p], (uint8_t)(p + SHM_EFF_BIAS), memory_order_relaxed);
 	/* Cancel marks: position 0 of every ring slot is "no mark" except
 	 * for position 0 itself; mark it with an impossible value. */
 	for (uint64_t i = 0; i < (uint64_t)SHM_NPRIO * cap; i++)

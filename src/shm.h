@@ -37,6 +37,7 @@
 #define SHM_TASK_SLOT    64u
 #define SHM_COMP_SLOT    256u
 #define SHM_INLINE_BLOB  16u   /* blob bytes carried in a task slot */
+#define SHM_EFF_BIAS     128    /* eff_prio[p] = effective priority + this */
 #define SHM_T_INLINE     0x01u  /* shm_task.flags: blob[] holds the whole blob */
 #define SHM_T_ARRAY      0x02u  /* shm_task.flags: array_index is meaningful */
 #define SHM_RESULT_INLINE 120u /* result bytes carried in a completion */
@@ -141,7 +142,9 @@ struct shm_hdr {
 	uint32_t pad1;
 	uint64_t cancel_off;         /* offset of the cancel marks: SHM_NPRIO x ring_capacity u64 */
 	uint64_t aging_ns;           /* 0 = off; else one level per aging_ns waited */
-	/* line 3b: effective priority of each ring's head (aging), written by the store thread */
+	/* line 3b: effective priority of each ring's head plus SHM_EFF_BIAS
+	 * (aging; below the bias = more urgent than priority 0), written by
+	 * the store thread */
 	_Atomic uint8_t eff_prio[SHM_NPRIO] __attribute__((aligned(64)));
 	/* line 4: workers sleep here, the store thread rings it */
 	struct doorbell work_bell __attribute__((aligned(64)));

@@ -1346,16 +1346,19 @@ age(struct store *s, uint64_t now)
 		struct ring *ring = shm_ring(s->shm, p);
 		uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
 		uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
-		unsigned eff = p;
+		int64_t eff = p;
 
 		if (head < tail) {
 			uint64_t waited = now - s->pushed_ns[p][head & (h->ring_capacity - 1)];
-			uint64_t levels = waited / s->aging_ns;
 
-			eff = levels >= p ? 0 : p - (unsigned)levels;
+			/* Not clamped at 0: a task that waited longer beats a
+			 * priority-0 head that waited less, so nothing starves. */
+			eff = (int64_t)p - (int64_t)(waited / s->aging_ns);
+			if (eff < -SHM_EFF_BIAS)
+				eff = -SHM_EFF_BIAS;
 		}
 		/* relaxed: a scheduling hint read by workers; no data rides on it */
-		atomic_store_explicit(&h->eff_prio[p], (uint8_t)eff, memory_order_relaxed);
+		atomic_store_explicit(&h->eff_prio[p], (uint8_t)(eff + SHM_EFF_BIAS), memory_order_relaxed);
 	}
 }
 
