@@ -644,6 +644,7 @@ proto_parse_submit(const cJSON *data, struct proto_submit *out, struct proto_err
 			i++;
 		}
 		out->n = n;
+		out->batch = true;
 	}
 	for (i = 0; i < out->n; i++)
 		out->total += out->tasks[i].array_n;

@@ -14,6 +14,7 @@
 #ifndef FORQ_PROTO_H
 #define FORQ_PROTO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cjson/cJSON.h>
@@ -82,6 +83,7 @@ struct proto_submit {
 	struct proto_task *tasks; /* malloc'd array */
 	size_t n;
 	uint64_t total;          /* tasks after array expansion */
+	bool batch;              /* sent as {"tasks":[...]}: messages name tasks[i] */
 };
 
 struct proto_cancel {

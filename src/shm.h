@@ -37,6 +37,7 @@
 #define SHM_TASK_SLOT    64u
 #define SHM_COMP_SLOT    256u
 #define SHM_INLINE_BLOB  16u   /* blob bytes carried in a task slot */
+#define SHM_PROGRESS_NONE UINT32_MAX /* wblock.progress: the kernel reported none */
 #define SHM_EFF_BIAS     128    /* eff_prio[p] = effective priority + this */
 #define SHM_T_INLINE     0x01u  /* shm_task.flags: blob[] holds the whole blob */
 #define SHM_T_ARRAY      0x02u  /* shm_task.flags: array_index is meaningful */

@@ -691,6 +691,34 @@ apply_end(struct store *s, struct txn_state *ts, uint64_t id, uint32_t attempt, 
 	copy = get_rec(s, ts->txn, id, &r, &rc);
 	if (!copy)
 		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (r.state == TASK_CANCELLED && r.attempts + 1u == attempt && r.reason_len == 9 &&
+	    memcmp(r.reason, "cancelled", 9) == 0 && start_ns) {
+		/* A running task that was cancelled: the record ended at the
+		 * cancel; keep what the stopped attempt tells (once). */
+		memset(&a, 0, sizeof(a));
+		a.outcome = TASK_CANCELLED;
+		a.worker = (int16_t)worker;
+		a.cpu = cpu;
+		a.exit_code = c ? c->exit_code : -1;
+		a.term_signal = c ? c->term_signal : 0;
+		a.start_ns = start_ns;
+		a.end_ns = end_ns;
+		a.reason_len = 9;
+		memcpy(a.reason, "cancelled", 9);
+		r.attempts++;
+		r.start_ns = start_ns;
+		r.worker = worker;
+		r.cpu = cpu;
+		r.exit_code = a.exit_code;
+		r.term_signal = a.term_signal;
+		r.user_us = c ? c->user_us : 0;
+		r.sys_us = c ? c->sys_us : 0;
+		r.maxrss_kb = c ? c->maxrss_kb : 0;
+		if (!(rc = put_attempt(s, ts, id, attempt, &a)))
+			rc = put_rec(s, ts, id, &r, 0);
+		free(copy);
+		return rc;
+	}
 	if (r.state != TASK_QUEUED || r.attempts + 1u != attempt) {
 		free(copy);
 		return 0; /* stale or duplicate */
@@ -780,6 +808,16 @@ req_fail(struct store_submit *req, enum forq_err code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* "tasks[3]: " for a batch, "" for a single task object. */
+static const char *
+where(const struct store_submit *req, size_t i, char *buf, size_t len)
+{
+	if (!req->batch.batch)
+		return "";
+	snprintf(buf, len, "tasks[%zu]: ", i);
+	return buf;
+}
+
 /* Look @key up: its first id and count. */
 static int
 key_get(struct store *s, MDB_txn *txn, const char *key, size_t len, uint64_t *first, uint32_t *count)
@@ -807,6 +845,7 @@ apply_submit(struct store *s, struct txn_state *ts, struct store_submit *req)
 	struct proto_submit *b = &req->batch;
 	uint64_t next = s->next_id;
 	struct resolved dep = { 0 };
+	char wb[32];
 	int rc = 0;
 
 	req->ntasks = b->n;
@@ -849,7 +888,8 @@ apply_submit(struct store *s, struct txn_state *ts, struct store_submit *req)
 			if (pd->key) {
 				rc = key_get(s, ts->txn, pd->key, strlen(pd->key), &first, &count);
 				if (rc == MDB_NOTFOUND) {
-					req_fail(req, FORQ_EDEPENDENCY, "tasks[%zu]: no task has key \"%.64s\"", i, pd->key);
+					req_fail(req, FORQ_EDEPENDENCY, "%sno task has key \"%.64s\"",
+						 where(req, i, wb, sizeof(wb)), pd->key);
 					return 0;
 				}
 				if (rc)
@@ -859,8 +899,8 @@ apply_submit(struct store *s, struct txn_state *ts, struct store_submit *req)
 			store_key(pd->id, key);
 			rc = mdb_get(ts->txn, s->dbi_tasks, &k, &v);
 			if (rc == MDB_NOTFOUND) {
-				req_fail(req, FORQ_EDEPENDENCY, "tasks[%zu]: no task %llu to depend on", i,
-					 (unsigned long long)pd->id);
+				req_fail(req, FORQ_EDEPENDENCY, "%sno task %llu to depend on",
+					 where(req, i, wb, sizeof(wb)), (unsigned long long)pd->id);
 				return 0;
 			}
 			if (rc)
@@ -894,7 +934,8 @@ apply_submit(struct store *s, struct txn_state *ts, struct store_submit *req)
 		if (rc)
 			break;
 		if (dep.n > TASK_DEPS_MAX) {
-			req_fail(req, FORQ_EDEPENDENCY, "tasks[%zu] has more than %u dependencies", i, TASK_DEPS_MAX);
+			req_fail(req, FORQ_EDEPENDENCY, "%smore than %u dependencies", where(req, i, wb, sizeof(wb)),
+				 TASK_DEPS_MAX);
 			goto out;
 		}
 		/* The state of every dependency now: new ones are pending;

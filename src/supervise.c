@@ -92,7 +92,7 @@ spawn(struct supervisor *s, unsigned i)
 	atomic_store(&wb->task_id, 0);
 	atomic_store(&wb->deadline_ns, 0);
 	atomic_store(&wb->cancel_task, 0);
-	atomic_store(&wb->progress, 0);
+	atomic_store(&wb->progress, SHM_PROGRESS_NONE);
 	atomic_store(&wb->kill_task, 0);
 	atomic_store(&wb->sleeping, 0);
 	atomic_store(&wb->state, WSTATE_STARTING);

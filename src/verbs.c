@@ -152,6 +152,18 @@ hist_fn(void *arg, unsigned attempt, const struct task_attempt *a)
 	cJSON_AddItemToArray(h->arr, e);
 }
 
+/* "progress": 0..1 while a kernel reports it, else null. */
+static void
+add_progress(cJSON *o, struct wblock *wb)
+{
+	uint32_t pm = wb ? atomic_load_explicit(&wb->progress, memory_order_relaxed) : SHM_PROGRESS_NONE;
+
+	if (pm == SHM_PROGRESS_NONE)
+		cJSON_AddNullToObject(o, "progress");
+	else
+		cJSON_AddNumberToObject(o, "progress", (pm > 1000 ? 1000 : pm) / 1000.0);
+}
+
 /* A task as JSON: the short form for lists, the full one for status. */
 static cJSON *
 task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
@@ -190,8 +202,8 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 
 		for (uint32_t i = 0; i < r->ndeps && i < 10000; i++)
 			cJSON_AddItemToArray(a, cJSON_CreateNumber((double)task_dep(r, i)));
-		cJSON_AddBoolToObject(o, "after_any", (r->flags & TASK_F_AFTER_ANY) != 0);
 	}
+	cJSON_AddBoolToObject(o, "after_any", (r->flags & TASK_F_AFTER_ANY) != 0);
 	{
 		struct hist_ctx hc = { cJSON_AddArrayToObject(o, "history") };
 
@@ -225,8 +237,7 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 		cJSON_AddNullToObject(o, "reason");
 		cJSON_AddNumberToObject(o, "worker", worker);
 		cJSON_AddNumberToObject(o, "cpu", wb->cpu);
-		cJSON_AddNumberToObject(o, "progress",
-					atomic_load_explicit(&wb->progress, memory_order_relaxed) / 1000.0);
+		add_progress(o, wb);
 		return o;
 	}
 	if (r->start_ns)
@@ -727,11 +738,7 @@ do_workers(struct server *sv, uint32_t slot)
 		cJSON_AddNumberToObject(w, "busy_ms",
 					(double)(atomic_load_explicit(&wb->busy_ns, memory_order_relaxed) / 1000000u));
 		cJSON_AddNumberToObject(w, "restarts", wb->restarts);
-		if (task)
-			cJSON_AddNumberToObject(w, "progress",
-						atomic_load_explicit(&wb->progress, memory_order_relaxed) / 1000.0);
-		else
-			cJSON_AddNullToObject(w, "progress");
+		add_progress(w, task ? wb : NULL);
 		cJSON_AddItemToArray(arr, w);
 	}
 	reply_ok(sv, slot, REQ_WORKER_LIST, o);

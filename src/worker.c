@@ -264,7 +264,7 @@ run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
 			      memory_order_relaxed);
 	/* R5: publishes start/deadline with the id; pairs with A5 in the
 	 * supervisor's tick, which reads task_id first. */
-	atomic_store_explicit(&wb->progress, 0, memory_order_relaxed);
+	atomic_store_explicit(&wb->progress, SHM_PROGRESS_NONE, memory_order_relaxed);
 	/* seq_cst (includes R5's release): also the Dekker half against the
 	 * store's cancel marks, see cancelled_before_start. */
 	atomic_store_explicit(&wb->task_id, t.id, memory_order_seq_cst);

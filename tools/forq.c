@@ -19,6 +19,10 @@
  *   - wait: 0 when every awaited task ended DONE, 1 otherwise, 6 when its
  *     --timeout passed first.
  *
+ * Where a verb takes several ids (wait, cancel), an argument may be a range
+ * A-B, such as the ids of an array; it travels as the string "A-B" and
+ * forqd expands it, so a million-element array costs one short request.
+ *
  * JSONL submission (-f) reads and validates the whole input before the
  * first byte is sent (a bad line changes nothing), splicing each line's
  * text into batch messages rather than re-serialising it: cJSON parses a
@@ -37,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <cjson/cJSON.h>
@@ -58,6 +63,7 @@
 #define WAIT_ROUND_MS 250                 /* server-side timeout of one TASK_WAIT round */
 #define LIST_PAGE 10000                   /* tasks asked for per TASK_LIST request */
 #define ERRMSG_MAX 1024
+#define TASK_KEY_MAX 255                  /* bytes of a --key (forq-protocol(7)) */
 
 /* One invocation's shared state. */
 struct cli {
@@ -228,17 +234,55 @@ parse_id(struct cli *x, const char *s, uint64_t *id)
 	return 0;
 }
 
-/* A --timeout value: a duration (forq-protocol(7)); ms out. */
+/*
+ * An id or a range of ids "A-B" (A <= B), as wait and cancel take them;
+ * *@first == *@last for a single id.
+ */
 static int
-parse_timeout(struct cli *x, const char *s, uint64_t *ms)
+parse_id_range(struct cli *x, const char *s, uint64_t *first, uint64_t *last)
+{
+	const char *dash = strchr(s, '-');
+	char a[32];
+	size_t n;
+	int rc;
+
+	if (!dash) {
+		rc = parse_id(x, s, first);
+		if (rc == 0)
+			*last = *first;
+		return rc;
+	}
+	n = (size_t)(dash - s);
+	if (n < sizeof(a)) {
+		memcpy(a, s, n);
+		a[n] = '\0';
+		if (!parse_uint(a, ID_MAX, first) && *first > 0 &&
+		    !parse_uint(dash + 1, ID_MAX, last) && *last >= *first)
+			return 0;
+	}
+	return usage_error(x, "'%s' is neither a task id nor a range A-B of ids with "
+			   "0 < A <= B", s);
+}
+
+/* A duration option's value (forq-protocol(7)); ms out. */
+static int
+parse_duration(struct cli *x, const char *what, const char *s, uint64_t *ms)
 {
 	int rc = duration_parse(s, ms);
 
 	if (rc == -ERANGE)
-		return usage_error(x, "timeout '%s' is too large", s);
+		return usage_error(x, "%s '%s' is too large", what, s);
 	if (rc)
-		return usage_error(x, "'%s' is not a duration (e.g. 250ms, 10s, 5m, 1h, 1.5)", s);
+		return usage_error(x, "%s: '%s' is not a duration (e.g. 250ms, 10s, 5m, 1h, 1.5)",
+				   what, s);
 	return 0;
+}
+
+/* A --timeout value; ms out. */
+static int
+parse_timeout(struct cli *x, const char *s, uint64_t *ms)
+{
+	return parse_duration(x, "timeout", s, ms);
 }
 
 /* Long options every verb has (the values are beyond any char). */
@@ -255,6 +299,11 @@ enum {
 	OPT_LIMIT,
 	OPT_STDERR,
 	OPT_ALL,
+	OPT_RETRY_DELAY,
+	OPT_KEY,
+	OPT_AFTER,
+	OPT_AFTER_ANY,
+	OPT_ARRAY,
 };
 
 /* Report getopt's '?' or ':' for argv; returns exit status 2. */
@@ -438,6 +487,7 @@ now_ms(void)
 /* Rows of cells printed with aligned columns. */
 struct table {
 	unsigned ncols;                /* columns */
+	unsigned indent;               /* spaces before every line */
 	const char *const *heads;      /* ncols headings */
 	const bool *right;             /* ncols: right-align (numbers) */
 	char **cells;                  /* nrows * ncols strdup'd cells */
@@ -486,6 +536,7 @@ table_print(const struct table *t)
 		}
 	}
 	for (size_t r = 0; r <= t->nrows; r++) {
+		printf("%*s", (int)t->indent, "");
 		for (unsigned i = 0; i < t->ncols; i++) {
 			const char *c = r == 0 ? t->heads[i] : t->cells[(r - 1) * t->ncols + i];
 			bool last = i + 1 == t->ncols;
@@ -547,6 +598,9 @@ static const char submit_usage[] =
 	"\n"
 	"Submit a command (run by the exec kernel, without a shell), a kernel task,\n"
 	"or every task object of a JSONL file (one object a line; - reads stdin).\n"
+	"A file's lines may use every field of a task object (forq-protocol(7)):\n"
+	"key, after, after_any, array, retries, retry_delay...; a line's \"after\"\n"
+	"may name the key of an earlier line, so a whole graph is one submission.\n"
 	"\n"
 	"  -p, --priority PRIO   0 (most urgent) to 9; default 5; with -f, the\n"
 	"                        priority of lines that name none\n"
@@ -554,13 +608,27 @@ static const char submit_usage[] =
 	"                        number is seconds; 0 = none, the default)\n"
 	"      --name NAME       a name for the task (at most 255 bytes)\n"
 	"      --retries N       runs after a failed, timed-out or lost one (0 to 100)\n"
+	"      --retry-delay D   wait D before the first retry, doubling for each\n"
+	"                        further one (capped at 10m; default 0)\n"
+	"      --key K           idempotency key (1 to 255 bytes): when a task with\n"
+	"                        key K exists, submit nothing and print its id\n"
+	"      --after ID[,ID...]\n"
+	"                        run only once these tasks ended DONE (WAITING until\n"
+	"                        then, CANCELLED if one ends otherwise); an entry\n"
+	"                        that is not a number is a task's key; repeatable\n"
+	"      --after-any       with --after: run once they ended, whatever the outcome\n"
+	"      --array START-END[:STEP]\n"
+	"                        one task per index START, START+STEP, ... up to END:\n"
+	"                        '{}' in CMD and ARGs becomes the index, and\n"
+	"                        FORQ_ARRAY_INDEX is set; a kernel gets it too\n"
 	"      --env K=V         add K=V to the command's environment (repeatable)\n"
 	"      --cwd DIR         the command's working directory (default: the\n"
 	"                        current directory)\n"
 	"  -k, --kernel KERNEL   run the kernel KERNEL instead of a command\n"
 	"      --args JSON       the kernel's arguments, a JSON object\n"
 	"  -f, --file FILE       submit the tasks of the JSONL file FILE\n"
-	"      --parsable        print only the task ids, one a line\n"
+	"      --parsable        print only the task id (FIRST-LAST for an array;\n"
+	"                        with -f one id a line, one per task object)\n"
 	SOCKET_HELP
 	HELP_HELP;
 
@@ -571,6 +639,12 @@ struct submit_opts {
 	uint64_t timeout_ms;           /* -t */
 	const char *name;              /* --name, or NULL */
 	int64_t retries;               /* -1 = not given */
+	bool has_retry_delay;          /* --retry-delay given */
+	uint64_t retry_delay_ms;       /* --retry-delay */
+	const char *key;               /* --key, or NULL */
+	cJSON *after;                  /* --after entries (ids, keys) as an array, or NULL */
+	bool after_any;                /* --after-any */
+	const char *array;             /* --array text, or NULL */
 	cJSON *env;                    /* --env pairs as an object, or NULL */
 	const char *cwd;               /* --cwd, or NULL */
 	const char *kernel;            /* -k, or NULL */
@@ -579,9 +653,12 @@ struct submit_opts {
 	bool parsable;                 /* --parsable */
 };
 
-/* Add "priority", "timeout", "name", "retries" of @o to @t.  false on OOM. */
+/*
+ * Add the fields of @o that every kind of task has to @t (o->after moves
+ * into @t).  false on OOM.
+ */
 static bool
-add_common(cJSON *t, const struct submit_opts *o)
+add_common(cJSON *t, struct submit_opts *o)
 {
 	if (o->priority >= 0 && !cJSON_AddNumberToObject(t, "priority", (double)o->priority))
 		return false;
@@ -591,6 +668,20 @@ add_common(cJSON *t, const struct submit_opts *o)
 	if (o->name && !cJSON_AddStringToObject(t, "name", o->name))
 		return false;
 	if (o->retries >= 0 && !cJSON_AddNumberToObject(t, "retries", (double)o->retries))
+		return false;
+	if (o->has_retry_delay &&
+	    !cJSON_AddNumberToObject(t, "retry_delay", (double)o->retry_delay_ms / 1000.0))
+		return false;
+	if (o->key && !cJSON_AddStringToObject(t, "key", o->key))
+		return false;
+	if (o->after) {
+		if (!cJSON_AddItemToObject(t, "after", o->after))
+			return false;
+		o->after = NULL;  /* now owned by t */
+	}
+	if (o->after_any && !cJSON_AddTrueToObject(t, "after_any"))
+		return false;
+	if (o->array && !cJSON_AddStringToObject(t, "array", o->array))
 		return false;
 	return true;
 }
@@ -685,10 +776,31 @@ submit_one(struct cli *x, struct submit_opts *o, int argc, char **argv)
 		rc = fail(x, FORQ_EPROTO, "TASK_SUBMIT_OK reply without an id");
 		goto out_free;
 	}
-	if (o->parsable)
+	if (cJSON_IsTrue(jget(reply, "existing"))) {
+		/* the key existed: nothing was created; id is the existing task's (first) id */
+		if (o->parsable)
+			printf("%.0f\n", id);
+		else
+			printf("Task %.0f exists (key %s)\n", id, o->key ? o->key : "?");
+	} else if (o->array) {
+		uint64_t first = ju64(reply, "first"), last = ju64(reply, "last");
+		uint64_t count = ju64(reply, "count");
+
+		if (first == 0 || last < first || last - first + 1 != count) {
+			rc = fail(x, FORQ_EPROTO, "TASK_SUBMIT_OK for an array has first %" PRIu64
+				  ", last %" PRIu64 ", count %" PRIu64, first, last, count);
+			goto out_free;
+		}
+		if (o->parsable)
+			printf("%" PRIu64 "-%" PRIu64 "\n", first, last);
+		else
+			printf("Submitted array of %" PRIu64 " task%s: %" PRIu64 "-%" PRIu64 "\n",
+			       count, count == 1 ? "" : "s", first, last);
+	} else if (o->parsable) {
 		printf("%.0f\n", id);
-	else
+	} else {
 		printf("Submitted task %.0f\n", id);
+	}
 	rc = 0;
 	goto out_free;
 
@@ -879,8 +991,9 @@ ranges_add(struct ranges *r, uint64_t first, uint64_t last)
 	return true;
 }
 
+/* "Submitted N tasks: RANGES", and how many keys named existing tasks. */
 static void
-ranges_print(const struct ranges *r, uint64_t count)
+ranges_print(const struct ranges *r, uint64_t count, uint64_t existed)
 {
 	printf("Submitted %" PRIu64 " task%s", count, count == 1 ? "" : "s");
 	for (size_t i = 0; i < r->n; i++) {
@@ -888,12 +1001,73 @@ ranges_print(const struct ranges *r, uint64_t count)
 		if (r->v[i][1] != r->v[i][0])
 			printf("-%" PRIu64, r->v[i][1]);
 	}
+	if (existed)
+		printf("; %" PRIu64 " existed already (by key)", existed);
 	putchar('\n');
 }
 
 /*
+ * Check the TASK_SUBMIT_OK @d of batch @b, count what it created and what
+ * existed into *@created and *@existed, and print its ids (--parsable: one
+ * a line, one per task object: "ids" when the reply has them, else
+ * first..last) or record its range in @r.  0 or an exit status.
+ */
+static int
+batch_reply(struct cli *x, const struct batch *b, const cJSON *d, bool parsable,
+	    struct ranges *r, uint64_t *created, uint64_t *existed)
+{
+	uint64_t first = ju64(d, "first"), last = ju64(d, "last"), count = ju64(d, "count");
+	const cJSON *ids = jget(d, "ids"), *ex = jget(d, "existing"), *e;
+	uint64_t nex = 0;
+	bool single = false;
+	double one = 0;
+
+	if (cJSON_IsArray(ex))
+		nex = (uint64_t)cJSON_GetArraySize(ex);
+	else if (cJSON_IsTrue(ex))
+		nex = 1;  /* a batch of one task is answered like a single task */
+	if (count && (first == 0 || last < first || last - first + 1 != count))
+		goto out_proto;
+	if (cJSON_IsArray(ids)) {
+		if ((uint64_t)cJSON_GetArraySize(ids) != b->ntasks)
+			goto out_proto;
+		cJSON_ArrayForEach(e, ids)
+			if (!cJSON_IsNumber(e) || !(e->valuedouble >= 1))
+				goto out_proto;
+	} else if (b->ntasks == 1 && jnum(d, "id", &one)) {
+		/* answered like a single task; its "first".."last" may be an array */
+		if (one < 1 || (nex == 0 && (double)first != one))
+			goto out_proto;
+		single = true;
+	} else if (count != b->ntasks || nex) {
+		goto out_proto;
+	}
+	if (parsable) {
+		if (cJSON_IsArray(ids)) {
+			cJSON_ArrayForEach(e, ids)
+				printf("%.0f\n", e->valuedouble);
+		} else if (single) {
+			printf("%.0f\n", one);
+		} else {
+			for (uint64_t id = first; id <= last; id++)
+				printf("%" PRIu64 "\n", id);
+		}
+	} else if (count && !ranges_add(r, first, last)) {
+		return fail_nomem(x);
+	}
+	*created += count;
+	*existed += nex;
+	return 0;
+
+out_proto:
+	return fail(x, FORQ_EPROTO, "TASK_SUBMIT_OK for %" PRIu32 " tasks has first %" PRIu64
+		    ", last %" PRIu64 ", count %" PRIu64 " and %" PRIu64 " existing", b->ntasks,
+		    first, last, count, nex);
+}
+
+/*
  * Report a refused batch: map "tasks[N]: ..." in @msg to the input line
- * of task N.
+ * of task N ("tasks[N] is on a cycle" becomes "the task is on a cycle").
  */
 static int
 batch_fail(struct cli *x, const struct batch *b, const char *fname, int code, const char *msg)
@@ -904,12 +1078,14 @@ batch_fail(struct cli *x, const struct batch *b, const char *fname, int code, co
 	if (strncmp(msg, "tasks[", 6) == 0) {
 		idx = strtoul(msg + 6, &end, 10);
 		if (end[0] == ']' && idx < b->ntasks) {
-			end++;
-			if (*end == ':')
+			bool subject = *++end != ':';
+
+			if (!subject)
 				end++;
 			while (*end == ' ')
 				end++;
-			return fail(x, code, "%s:%" PRIu64 ": %s", fname, b->lines[idx], end);
+			return fail(x, code, "%s:%" PRIu64 ": %s%s", fname, b->lines[idx],
+				    subject ? "the task " : "", end);
 		}
 	}
 	return fail(x, code, "%s: lines %" PRIu64 "-%" PRIu64 ": %s", fname, b->lines[0],
@@ -921,7 +1097,7 @@ static int
 send_batches(struct cli *x, struct batches *bs, const char *fname, bool parsable)
 {
 	struct ranges r = { 0 };
-	uint64_t done = 0;
+	uint64_t done = 0, existed = 0;
 	char msg[ERRMSG_MAX];
 	int rc = 0;
 
@@ -933,7 +1109,6 @@ send_batches(struct cli *x, struct batches *bs, const char *fname, bool parsable
 	for (size_t i = 0; i < bs->n; i++) {
 		struct batch *b = &bs->v[i];
 		cJSON *reply = NULL;
-		uint64_t first, last, count;
 
 		if (b->text.oom) {
 			rc = fail_nomem(x);
@@ -942,8 +1117,8 @@ send_batches(struct cli *x, struct batches *bs, const char *fname, bool parsable
 		rc = forq_client_call_raw(x->c, "TASK_SUBMIT", b->text.p, b->text.len, &reply, msg,
 					  sizeof(msg));
 		if (rc) {
-			if (!parsable && done)
-				ranges_print(&r, done);
+			if (!parsable && (done || existed))
+				ranges_print(&r, done, existed);
 			rc = batch_fail(x, b, fname, rc, msg);
 			if (done)
 				fprintf(stderr, "forq: submit: %" PRIu64 " tasks before line %"
@@ -951,28 +1126,14 @@ send_batches(struct cli *x, struct batches *bs, const char *fname, bool parsable
 					b->lines[0]);
 			goto out_free;
 		}
-		first = ju64(reply, "first");
-		last = ju64(reply, "last");
-		count = ju64(reply, "count");
+		rc = batch_reply(x, b, reply, parsable, &r, &done, &existed);
 		cJSON_Delete(reply);
-		if (first == 0 || last < first || count != b->ntasks || last - first + 1 != count) {
-			rc = fail(x, FORQ_EPROTO, "TASK_SUBMIT_OK for %" PRIu32 " tasks has "
-				  "first %" PRIu64 ", last %" PRIu64 ", count %" PRIu64, b->ntasks,
-				  first, last, count);
+		if (rc)
 			goto out_free;
-		}
-		if (parsable) {
-			for (uint64_t id = first; id <= last; id++)
-				printf("%" PRIu64 "\n", id);
-		} else if (!ranges_add(&r, first, last)) {
-			rc = fail_nomem(x);
-			goto out_free;
-		}
-		done += count;
 		sb_free(&b->text);
 	}
 	if (!parsable)
-		ranges_print(&r, done);
+		ranges_print(&r, done, existed);
 out_free:
 	free(r.v);
 	return rc;
@@ -1027,6 +1188,79 @@ out_nomem:
 	return fail_nomem(x);
 }
 
+/*
+ * Add the entries of --after ID[,ID...] to o->after: a number is a task id,
+ * anything else a key.
+ */
+static int
+add_after(struct cli *x, struct submit_opts *o, const char *list)
+{
+	const char *p = list;
+
+	if (!o->after && !(o->after = cJSON_CreateArray()))
+		return fail_nomem(x);
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		char ent[TASK_KEY_MAX + 1];
+		uint64_t id;
+		cJSON *v;
+
+		if (n == 0)
+			return usage_error(x, "--after '%s' has an empty entry", list);
+		if (n > TASK_KEY_MAX)
+			return usage_error(x, "--after: '%.*s' is longer than a key may be "
+					   "(%d bytes)", (int)n, p, TASK_KEY_MAX);
+		memcpy(ent, p, n);
+		ent[n] = '\0';
+		if (strspn(ent, "0123456789") == n) {
+			if (parse_uint(ent, ID_MAX, &id) || id == 0)
+				return usage_error(x, "--after: '%s' is not a task id (a positive "
+						   "integer)", ent);
+			v = cJSON_CreateNumber((double)id);
+		} else {
+			v = cJSON_CreateString(ent);
+		}
+		if (!v || !cJSON_AddItemToArray(o->after, v)) {
+			cJSON_Delete(v);
+			return fail_nomem(x);
+		}
+		if (!p[n])
+			return 0;
+		p += n + 1;
+	}
+}
+
+/* Check --array START-END[:STEP] (forqd checks the size). */
+static int
+check_array(struct cli *x, const char *s)
+{
+	char a[32], b[32];
+	uint64_t start, end, step = 1;
+	size_t n = strcspn(s, "-"), m;
+
+	if (n == 0 || n >= sizeof(a) || s[n] != '-')
+		goto out_bad;
+	memcpy(a, s, n);
+	a[n] = '\0';
+	s += n + 1;
+	m = strcspn(s, ":");
+	if (m == 0 || m >= sizeof(b))
+		goto out_bad;
+	memcpy(b, s, m);
+	b[m] = '\0';
+	if (parse_uint(a, UINT32_MAX, &start) || parse_uint(b, UINT32_MAX, &end))
+		goto out_bad;
+	if (s[m] == ':' && (parse_uint(s + m + 1, UINT32_MAX, &step) || step == 0))
+		goto out_bad;
+	if (end < start)
+		return usage_error(x, "--array: START must not be above END");
+	return 0;
+
+out_bad:
+	return usage_error(x, "--array wants START-END or START-END:STEP (integers from 0 to "
+			   "%" PRIu32 ", STEP at least 1)", UINT32_MAX);
+}
+
 static int
 verb_submit(struct cli *x, int argc, char **argv)
 {
@@ -1035,6 +1269,11 @@ verb_submit(struct cli *x, int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "name", required_argument, NULL, OPT_NAME },
 		{ "retries", required_argument, NULL, OPT_RETRIES },
+		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "after", required_argument, NULL, OPT_AFTER },
+		{ "after-any", no_argument, NULL, OPT_AFTER_ANY },
+		{ "array", required_argument, NULL, OPT_ARRAY },
 		{ "env", required_argument, NULL, OPT_ENV },
 		{ "cwd", required_argument, NULL, OPT_CWD },
 		{ "kernel", required_argument, NULL, 'k' },
@@ -1080,6 +1319,38 @@ verb_submit(struct cli *x, int argc, char **argv)
 			o.retries = (int64_t)v;
 			conflict = conflict ? conflict : "--retries";
 			break;
+		case OPT_RETRY_DELAY:
+			rc = parse_duration(x, "--retry-delay", optarg, &o.retry_delay_ms);
+			if (rc)
+				goto out;
+			o.has_retry_delay = true;
+			conflict = conflict ? conflict : "--retry-delay";
+			break;
+		case OPT_KEY:
+			if (!*optarg || strlen(optarg) > TASK_KEY_MAX) {
+				rc = usage_error(x, "--key wants 1 to %d bytes", TASK_KEY_MAX);
+				goto out;
+			}
+			o.key = optarg;
+			conflict = conflict ? conflict : "--key";
+			break;
+		case OPT_AFTER:
+			rc = add_after(x, &o, optarg);
+			if (rc)
+				goto out;
+			conflict = conflict ? conflict : "--after";
+			break;
+		case OPT_AFTER_ANY:
+			o.after_any = true;
+			conflict = conflict ? conflict : "--after-any";
+			break;
+		case OPT_ARRAY:
+			rc = check_array(x, optarg);
+			if (rc)
+				goto out;
+			o.array = optarg;
+			conflict = conflict ? conflict : "--array";
+			break;
 		case OPT_ENV:
 			rc = add_env(x, &o, optarg);
 			if (rc)
@@ -1117,6 +1388,10 @@ verb_submit(struct cli *x, int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (o.after_any && !o.after) {
+		rc = usage_error(x, "--after-any needs --after");
+		goto out;
+	}
 	if (o.file) {
 		if (conflict)
 			rc = usage_error(x, "-f cannot be combined with %s", conflict);
@@ -1129,6 +1404,7 @@ verb_submit(struct cli *x, int argc, char **argv)
 	}
 out:
 	cJSON_Delete(o.env);
+	cJSON_Delete(o.after);
 	return rc;
 }
 
@@ -1137,8 +1413,12 @@ out:
 static const char status_usage[] =
 	"usage: forq status ID [--json]\n"
 	"\n"
-	"Show task ID: its state, kernel, name, priority, exit code, reason,\n"
-	"attempts and times.\n"
+	"Show task ID: its state, kernel, name, command (argv, cwd, env) or\n"
+	"arguments, key, array index, dependencies, priority, timeout, retries,\n"
+	"exit code, reason, worker and CPU, progress while running, times, the\n"
+	"resources its last run used (wall, user and system CPU, max RSS), and\n"
+	"one line per attempt: outcome, worker, CPU, start, duration, exit status\n"
+	"or signal, reason.\n"
 	"\n"
 	JSON_HELP
 	SOCKET_HELP
@@ -1219,16 +1499,111 @@ kv(const char *key, const char *fmt, ...)
 	putchar('\n');
 }
 
+/* Append @arr's strings to @b as shell words separated by blanks. */
 static void
+sb_words(struct sbuf *b, const cJSON *arr)
+{
+	const cJSON *a;
+
+	cJSON_ArrayForEach(a, arr) {
+		if (b->len)
+			sb_add(b, " ", 1);
+		sb_shell_word(b, cJSON_IsString(a) ? a->valuestring : "?");
+	}
+}
+
+/* Append @env's members to @b as shell words K=V separated by blanks. */
+static void
+sb_env(struct sbuf *b, const cJSON *env)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, env) {
+		struct sbuf w = { 0 };
+
+		sb_str(&w, e->string ? e->string : "?");
+		sb_add(&w, "=", 1);
+		sb_str(&w, cJSON_IsString(e) ? e->valuestring : "?");
+		if (b->len)
+			sb_add(b, " ", 1);
+		if (w.oom)
+			b->oom = true;
+		else
+			sb_shell_word(b, w.p);
+		sb_free(&w);
+	}
+}
+
+/* A "key: value" line of @b's text, if there is any. */
+static void
+kv_sbuf(const char *key, struct sbuf *b)
+{
+	kv(key, "%s", b->p && !b->oom ? b->p : "?");
+	sb_free(b);
+}
+
+#define STATUS_DEPS_SHOWN 20  /* dependencies listed by status; then a count */
+
+/* The attempt history as an indented table; false on OOM. */
+static bool
+print_history(const cJSON *hist)
+{
+	static const char *const heads[] = { "#", "OUTCOME", "WORKER", "CPU", "STARTED", "RAN",
+					     "EXIT", "REASON" };
+	static const bool right[] = { true, false, true, true, false, true, false, false };
+	struct table t = { .ncols = 8, .indent = 2, .heads = heads, .right = right };
+	const cJSON *h;
+	bool ok;
+
+	cJSON_ArrayForEach(h, hist) {
+		char c[8][64];
+		char *row[8];
+		double start = 0, end = 0, v;
+		bool has_start = jnum(h, "start", &start);
+
+		for (int i = 0; i < 8; i++)
+			row[i] = c[i];
+		jint_text(h, "attempt", c[0], sizeof(c[0]));
+		snprintf(c[1], sizeof(c[1]), "%s", jstr(h, "outcome", "?"));
+		jint_text(h, "worker", c[2], sizeof(c[2]));
+		jint_text(h, "cpu", c[3], sizeof(c[3]));
+		if (has_start)
+			fmt_time(start, c[4], sizeof(c[4]));
+		else
+			snprintf(c[4], sizeof(c[4]), "-");
+		if (has_start && jnum(h, "end", &end))
+			fmt_span(end - start, c[5], sizeof(c[5]));
+		else
+			snprintf(c[5], sizeof(c[5]), "-");
+		if (jnum(h, "signal", &v))
+			snprintf(c[6], sizeof(c[6]), "signal %.0f", v);
+		else if (jnum(h, "exit_code", &v))
+			snprintf(c[6], sizeof(c[6]), "exit %.0f", v);
+		else
+			snprintf(c[6], sizeof(c[6]), "-");
+		snprintf(c[7], sizeof(c[7]), "%s", jstr(h, "reason", "-"));
+		table_row(&t, row);
+	}
+	ok = !t.oom;
+	if (ok)
+		table_print(&t);
+	table_free(&t);
+	return ok;
+}
+
+/* status in text; false on OOM. */
+static bool
 print_status(const cJSON *d)
 {
 	const cJSON *argv = jget(d, "argv"), *args = jget(d, "args"), *res = jget(d, "resources");
+	const cJSON *env = jget(d, "env"), *after = jget(d, "after"), *hist = jget(d, "history");
 	char buf[64], span[DURATION_FMT_MAX];
 	double sub = 0, start = 0, end = 0, tmo;
 	bool has_sub = jnum(d, "submitted", &sub);
 	bool has_start = jnum(d, "started", &start);
 	bool has_end = jnum(d, "ended", &end);
 	const char *state = jstr(d, "state", "?");
+	struct sbuf b = { 0 };
 
 	jint_text(d, "id", buf, sizeof(buf));
 	kv("id:", "%s", buf);
@@ -1236,22 +1611,44 @@ print_status(const cJSON *d)
 	kv("state:", "%s", state);
 	kv("kernel:", "%s", jstr(d, "kernel", "-"));
 	if (cJSON_IsArray(argv)) {
-		struct sbuf b = { 0 };
-		const cJSON *a;
-
-		cJSON_ArrayForEach(a, argv) {
-			if (b.len)
-				sb_add(&b, " ", 1);
-			sb_shell_word(&b, cJSON_IsString(a) ? a->valuestring : "?");
-		}
-		kv("argv:", "%s", b.p && !b.oom ? b.p : "");
-		sb_free(&b);
+		sb_words(&b, argv);
+		kv_sbuf("argv:", &b);
+	}
+	if (jstr(d, "cwd", NULL))
+		kv("cwd:", "%s", jstr(d, "cwd", ""));
+	if (cJSON_IsObject(env) && env->child) {
+		sb_env(&b, env);
+		kv_sbuf("env:", &b);
 	}
 	if (args && !cJSON_IsNull(args)) {
 		char *s = cJSON_PrintUnformatted(args);
 
 		kv("args:", "%s", s ? s : "?");
 		cJSON_free(s);
+	}
+	if (jstr(d, "key", NULL))
+		kv("key:", "%s", jstr(d, "key", ""));
+	if (jnum(d, "array_index", &tmo))
+		kv("array:", "index %.0f", tmo);
+	if (cJSON_IsArray(after) && after->child) {
+		const cJSON *a;
+		int n = 0, all = cJSON_GetArraySize(after);
+
+		cJSON_ArrayForEach(a, after) {
+			if (n == STATUS_DEPS_SHOWN)
+				break;
+			if (n++)
+				sb_str(&b, ", ");
+			if (cJSON_IsNumber(a))
+				sb_printf(&b, "%.0f", a->valuedouble);
+			else
+				sb_str(&b, cJSON_IsString(a) ? a->valuestring : "?");
+		}
+		if (all > n)
+			sb_printf(&b, ", ... (%d in all)", all);
+		sb_str(&b, cJSON_IsTrue(jget(d, "after_any")) ? "  (whatever their outcome)"
+							      : "  (once each is DONE)");
+		kv_sbuf("after:", &b);
 	}
 	jint_text(d, "priority", buf, sizeof(buf));
 	kv("priority:", "%s", buf);
@@ -1261,10 +1658,18 @@ print_status(const cJSON *d)
 	} else {
 		kv("timeout:", "none");
 	}
+	if (jnum(d, "retries", &tmo)) {
+		double delay;
+
+		if (tmo > 0 && jnum(d, "retry_delay", &delay) && delay > 0) {
+			fmt_span(delay, span, sizeof(span));
+			kv("retries:", "%.0f (first after %s, then doubling)", tmo, span);
+		} else {
+			kv("retries:", "%.0f", tmo);
+		}
+	}
 	jint_text(d, "attempts", buf, sizeof(buf));
 	kv("attempts:", "%s", buf);
-	if (jnum(d, "retries", &tmo))
-		kv("retries:", "%.0f", tmo);
 	jint_text(d, "exit_code", buf, sizeof(buf));
 	kv("exit code:", "%s", buf);
 	if (jnum(d, "signal", &tmo))
@@ -1278,6 +1683,8 @@ print_status(const cJSON *d)
 		else
 			kv("worker:", "%.0f", tmo);
 	}
+	if (jnum(d, "progress", &tmo))
+		kv("progress:", "%.1f%%", tmo * 100.0);
 	if (has_sub) {
 		fmt_time(sub, buf, sizeof(buf));
 		fmt_span(now_epoch() - sub, span, sizeof(span));
@@ -1286,7 +1693,11 @@ print_status(const cJSON *d)
 	if (has_start) {
 		fmt_time(start, buf, sizeof(buf));
 		fmt_span(start - sub, span, sizeof(span));
-		kv("started:", "%s  (queued %s)", buf, span);
+		if (ju64(d, "attempts") > 1)
+			kv("started:", "%s  (attempt %" PRIu64 ", %s after submission)", buf,
+			   ju64(d, "attempts"), span);
+		else
+			kv("started:", "%s  (queued %s)", buf, span);
 	}
 	if (has_end) {
 		fmt_time(end, buf, sizeof(buf));
@@ -1297,16 +1708,27 @@ print_status(const cJSON *d)
 		kv("running:", "%s so far", span);
 	}
 	if (cJSON_IsObject(res)) {
-		char user[DURATION_FMT_MAX], sys[DURATION_FMT_MAX];
-		double u = 0, s = 0;
+		char wall[DURATION_FMT_MAX], user[DURATION_FMT_MAX], sys[DURATION_FMT_MAX];
+		double w = 0, u = 0, s = 0, cpu;
 
+		jnum(res, "wall", &w);
 		jnum(res, "user", &u);
 		jnum(res, "system", &s);
+		fmt_span(w, wall, sizeof(wall));
 		fmt_span(u, user, sizeof(user));
 		fmt_span(s, sys, sizeof(sys));
-		kv("cpu time:", "%s user, %s system, max rss %" PRIu64 " KiB", user, sys,
-		   ju64(res, "max_rss_kb"));
+		sb_printf(&b, "wall %s, user %s, system %s, max rss %" PRIu64 " KiB", wall, user,
+			  sys, ju64(res, "max_rss_kb"));
+		if (jnum(res, "cpu", &cpu))
+			sb_printf(&b, ", cpu %.0f", cpu);
+		kv_sbuf("resources:", &b);
 	}
+	if (cJSON_IsArray(hist) && hist->child) {
+		kv("history:", "%d attempt%s", cJSON_GetArraySize(hist),
+		   cJSON_GetArraySize(hist) == 1 ? "" : "s");
+		return print_history(hist);
+	}
+	return true;
 }
 
 static int
@@ -1328,8 +1750,8 @@ verb_status(struct cli *x, int argc, char **argv)
 		return rc;
 	if (x->json)
 		rc = print_json(x, reply);
-	else
-		print_status(reply);
+	else if (!print_status(reply))
+		rc = fail_nomem(x);
 	cJSON_Delete(reply);
 	return rc;
 }
@@ -1594,8 +2016,9 @@ static const char wait_usage[] =
 	"usage: forq wait [ID...|--all] [--timeout T] [--json]\n"
 	"\n"
 	"Wait until the tasks ID... (or, with --all or no ID, every task) have\n"
-	"finished.  Exit 0 when each ended DONE, 1 when one did not, 6 when T\n"
-	"passed first.  On a terminal a progress line is kept on stderr.\n"
+	"finished; an ID may be a range A-B, such as an array's ids.  Exit 0 when\n"
+	"each ended DONE, 1 when one did not, 6 when T passed first.  On a\n"
+	"terminal a progress line is kept on stderr.\n"
 	"\n"
 	"      --all             every task (the default without IDs)\n"
 	"  -t, --timeout T       give up after T (250ms, 10s, 5m, 1h; default never)\n"
@@ -1693,12 +2116,16 @@ verb_wait(struct cli *x, int argc, char **argv)
 	} else {
 		sb_str(&head, "\"ids\":[");
 		for (int i = optind; i < argc; i++) {
-			uint64_t id;
+			uint64_t first, last;
 
-			rc = parse_id(x, argv[i], &id);
+			rc = parse_id_range(x, argv[i], &first, &last);
 			if (rc)
 				goto out_free;
-			sb_printf(&head, "%s%" PRIu64, i > optind ? "," : "", id);
+			if (first == last)
+				sb_printf(&head, "%s%" PRIu64, i > optind ? "," : "", first);
+			else
+				sb_printf(&head, "%s\"%" PRIu64 "-%" PRIu64 "\"",
+					  i > optind ? "," : "", first, last);
 		}
 		sb_str(&head, "]");
 	}
@@ -1780,13 +2207,126 @@ out_free:
 	return rc;
 }
 
+/* -- cancel -- */
+
+static const char cancel_usage[] =
+	"usage: forq cancel ID... [--json]\n"
+	"       forq cancel --state queued|waiting|all [--json]\n"
+	"\n"
+	"Cancel tasks.  A queued or waiting task ends CANCELLED without running;\n"
+	"a running command has its process group killed; a running kernel is\n"
+	"asked to stop, and its worker replaced if it does not within 0.5s.\n"
+	"Tasks that depend on a cancelled one end CANCELLED as well (unless they\n"
+	"were submitted with --after-any).  An ID may be a range A-B, such as an\n"
+	"array's ids.  Every task named must exist and be unfinished, else\n"
+	"nothing is cancelled.  Prints \"Cancelled N tasks\".\n"
+	"\n"
+	"      --state STATE     cancel every task in STATE instead: queued (not\n"
+	"                        yet running), waiting (for dependencies) or all\n"
+	"                        (queued, waiting and running)\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+static int
+verb_cancel(struct cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "state", required_argument, NULL, OPT_STATE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static const char *const states[] = { "queued", "waiting", "all" };
+	const char *state = NULL;
+	cJSON *req, *ids, *reply;
+	uint64_t n;
+	int ch, rc;
+
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_STATE:
+			state = NULL;
+			for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+				if (strcasecmp(optarg, states[i]) == 0)
+					state = states[i];
+			if (!state)
+				return usage_error(x, "--state wants queued, waiting or all, "
+						   "not '%s'", optarg);
+			break;
+		case OPT_JSON:
+			x->json = true;
+			break;
+		case OPT_SOCKET:
+			x->socket = optarg;
+			break;
+		case 'h':
+			return verb_help(x->verb);
+		default:
+			return bad_option(x, ch, argv);
+		}
+	}
+	if (state && optind < argc)
+		return usage_error(x, "--state takes no task ids");
+	if (!state && optind == argc)
+		return usage_error(x, "no task id given (or --state queued|waiting|all)");
+	req = cJSON_CreateObject();
+	if (!req)
+		return fail_nomem(x);
+	if (state) {
+		if (!cJSON_AddStringToObject(req, "state", state))
+			goto out_nomem;
+	} else {
+		ids = cJSON_AddArrayToObject(req, "ids");
+		if (!ids)
+			goto out_nomem;
+		for (int i = optind; i < argc; i++) {
+			uint64_t first, last;
+			char range[48];
+			cJSON *v;
+
+			rc = parse_id_range(x, argv[i], &first, &last);
+			if (rc) {
+				cJSON_Delete(req);
+				return rc;
+			}
+			snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, first, last);
+			if (first == last)
+				v = cJSON_CreateNumber((double)first);
+			else
+				v = cJSON_CreateString(range);
+			if (!v || !cJSON_AddItemToArray(ids, v)) {
+				cJSON_Delete(v);
+				goto out_nomem;
+			}
+		}
+	}
+	rc = cli_call(x, "TASK_CANCEL", req, &reply);
+	if (rc)
+		return rc;
+	if (x->json) {
+		rc = print_json(x, reply);
+	} else {
+		n = ju64(reply, "cancelled");
+		printf("Cancelled %" PRIu64 " task%s\n", n, n == 1 ? "" : "s");
+	}
+	cJSON_Delete(reply);
+	return rc;
+
+out_nomem:
+	cJSON_Delete(req);
+	return fail_nomem(x);
+}
+
 /* -- workers -- */
 
 static const char workers_usage[] =
 	"usage: forq workers [--json]\n"
 	"\n"
-	"List forqd's worker processes: IDX PID CPUS STATE TASK HEARTBEAT AGE DONE\n"
-	"BUSY RESTARTS.\n"
+	"List forqd's worker processes: IDX PID CPUS STATE TASK PROGRESS HEARTBEAT\n"
+	"AGE DONE BUSY RESTARTS.  PROGRESS is what the running kernel last reported\n"
+	"(- when it reports nothing).\n"
 	"\n"
 	JSON_HELP
 	SOCKET_HELP
@@ -1795,11 +2335,11 @@ static const char workers_usage[] =
 static int
 verb_workers(struct cli *x, int argc, char **argv)
 {
-	static const char *const heads[] = { "IDX", "PID", "CPUS", "STATE", "TASK",
+	static const char *const heads[] = { "IDX", "PID", "CPUS", "STATE", "TASK", "PROGRESS",
 					     "HEARTBEAT", "AGE", "DONE", "BUSY", "RESTARTS" };
-	static const bool right[] = { true, true, false, false, true,
+	static const bool right[] = { true, true, false, false, true, true,
 				      true, true, true, true, true };
-	struct table t = { .ncols = 10, .heads = heads, .right = right };
+	struct table t = { .ncols = 11, .heads = heads, .right = right };
 	const cJSON *w;
 	cJSON *reply;
 	bool help;
@@ -1818,21 +2358,26 @@ verb_workers(struct cli *x, int argc, char **argv)
 		goto out_free;
 	}
 	cJSON_ArrayForEach(w, jget(reply, "workers")) {
-		char c[10][40];
-		char *row[10];
+		char c[11][40];
+		char *row[11];
+		double prog;
 
-		for (int i = 0; i < 10; i++)
+		for (int i = 0; i < 11; i++)
 			row[i] = c[i];
 		jint_text(w, "index", c[0], sizeof(c[0]));
 		jint_text(w, "pid", c[1], sizeof(c[1]));
 		snprintf(c[2], sizeof(c[2]), "%s", jstr(w, "cpus", "-"));
 		snprintf(c[3], sizeof(c[3]), "%s", jstr(w, "state", "?"));
 		jint_text(w, "task", c[4], sizeof(c[4]));
-		jint_text(w, "heartbeat", c[5], sizeof(c[5]));
-		duration_format(ju64(w, "heartbeat_age_ms"), c[6], sizeof(c[6]));
-		jint_text(w, "tasks_done", c[7], sizeof(c[7]));
-		duration_format(ju64(w, "busy_ms"), c[8], sizeof(c[8]));
-		jint_text(w, "restarts", c[9], sizeof(c[9]));
+		if (jnum(w, "progress", &prog))
+			snprintf(c[5], sizeof(c[5]), "%.1f%%", prog * 100.0);
+		else
+			snprintf(c[5], sizeof(c[5]), "-");
+		jint_text(w, "heartbeat", c[6], sizeof(c[6]));
+		duration_format(ju64(w, "heartbeat_age_ms"), c[7], sizeof(c[7]));
+		jint_text(w, "tasks_done", c[8], sizeof(c[8]));
+		duration_format(ju64(w, "busy_ms"), c[9], sizeof(c[9]));
+		jint_text(w, "restarts", c[10], sizeof(c[10]));
 		table_row(&t, row);
 	}
 	if (t.oom)
@@ -1845,12 +2390,141 @@ out_free:
 	return rc;
 }
 
+/* -- kernels -- */
+
+static const char kernels_usage[] =
+	"usage: forq kernels [--json]\n"
+	"\n"
+	"List the kernels forqd can run (built in and loaded from plug-ins), each\n"
+	"with its summary and its arguments: ARG TYPE DEFAULT RANGE HELP, where\n"
+	"DEFAULT is 'required' for an argument that must be given, and RANGE the\n"
+	"inclusive bounds (of the length, for a string) or the choices.\n"
+	"\n"
+	JSON_HELP
+	SOCKET_HELP
+	HELP_HELP;
+
+/* A JSON number as short text ("1e+06" stays exact enough to read). */
+static void
+fmt_num(double v, char *buf, size_t len)
+{
+	if (v == floor(v) && fabs(v) < 1e15)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, "%.6g", v);
+}
+
+/* One kernel's argument table, indented; false on OOM. */
+static bool
+print_kernel_args(const cJSON *args)
+{
+	static const char *const heads[] = { "ARG", "TYPE", "DEFAULT", "RANGE", "HELP" };
+	static const bool right[] = { false, false, false, false, false };
+	struct table t = { .ncols = 5, .indent = 4, .heads = heads, .right = right };
+	const cJSON *a;
+	bool ok;
+
+	cJSON_ArrayForEach(a, args) {
+		const cJSON *def = jget(a, "default"), *choices = jget(a, "choices"), *c;
+		struct sbuf range = { 0 }, dflt = { 0 };
+		char lo[40], hi[40];
+		double min, max;
+		char *row[5];
+
+		if (cJSON_IsTrue(jget(a, "required"))) {
+			sb_str(&dflt, "required");
+		} else if (def && !cJSON_IsNull(def)) {
+			char *txt = cJSON_PrintUnformatted(def);
+
+			if (txt)
+				sb_str(&dflt, txt);
+			else
+				dflt.oom = true;
+			cJSON_free(txt);
+		} else {
+			sb_str(&dflt, "-");
+		}
+		if (cJSON_IsArray(choices)) {
+			cJSON_ArrayForEach(c, choices) {
+				if (range.len)
+					sb_add(&range, "|", 1);
+				sb_str(&range, cJSON_IsString(c) ? c->valuestring : "?");
+			}
+		} else if (jnum(a, "min", &min) && jnum(a, "max", &max)) {
+			fmt_num(min, lo, sizeof(lo));
+			fmt_num(max, hi, sizeof(hi));
+			sb_printf(&range, "%s..%s", lo, hi);
+		}
+		if (range.len == 0)
+			sb_str(&range, "-");
+		row[0] = (char *)jstr(a, "name", "?");
+		row[1] = (char *)jstr(a, "type", "?");
+		row[2] = dflt.oom ? NULL : dflt.p;
+		row[3] = range.oom ? NULL : range.p;
+		row[4] = (char *)jstr(a, "help", "");
+		if (!row[2] || !row[3])
+			t.oom = true;
+		else
+			table_row(&t, row);
+		sb_free(&dflt);
+		sb_free(&range);
+	}
+	ok = !t.oom;
+	if (ok && t.nrows)
+		table_print(&t);
+	table_free(&t);
+	return ok;
+}
+
+static int
+verb_kernels(struct cli *x, int argc, char **argv)
+{
+	const cJSON *k, *kernels;
+	cJSON *reply;
+	int width = 0;
+	bool help;
+	int rc;
+
+	rc = parse_common(x, argc, argv, true, &help);
+	if (rc || help)
+		return rc;
+	if (optind < argc)
+		return usage_error(x, "unexpected argument '%s'", argv[optind]);
+	rc = cli_call(x, "KERNEL_LIST", NULL, &reply);
+	if (rc)
+		return rc;
+	kernels = jget(reply, "kernels");
+	if (x->json) {
+		rc = print_json(x, reply);
+	} else if (!cJSON_IsArray(kernels)) {
+		rc = fail(x, FORQ_EPROTO, "KERNEL_LIST_OK reply without a \"kernels\" array");
+	} else {
+		cJSON_ArrayForEach(k, kernels) {
+			int n = (int)strlen(jstr(k, "name", "?"));
+
+			width = n > width ? n : width;
+		}
+		cJSON_ArrayForEach(k, kernels) {
+			const cJSON *args = jget(k, "args");
+
+			printf("%-*s  %s\n", width, jstr(k, "name", "?"), jstr(k, "summary", ""));
+			if (cJSON_IsArray(args) && !print_kernel_args(args)) {
+				rc = fail_nomem(x);
+				break;
+			}
+		}
+	}
+	cJSON_Delete(reply);
+	return rc;
+}
+
 /* -- stats -- */
 
 static const char stats_usage[] =
 	"usage: forq stats [--json]\n"
 	"\n"
-	"Show task counts by state, throughput, workers and uptime.\n"
+	"Show task counts by state, throughput, workers, store commits, the backlog\n"
+	"beyond the rings, uptime, durability mode and version.\n"
 	"\n"
 	JSON_HELP
 	SOCKET_HELP
@@ -1892,6 +2566,11 @@ verb_stats(struct cli *x, int argc, char **argv)
 	printf("%-11s%12" PRIu64 "\n", "finished", ju64(reply, "finished"));
 	printf("%-11s%12.1f  (last second; %.1f average)\n", "tasks/s", tps, avg);
 	printf("%-11s%12" PRIu64 "\n", "workers", ju64(reply, "workers"));
+	if (jget(reply, "commits"))
+		printf("%-11s%12" PRIu64 "\n", "commits", ju64(reply, "commits"));
+	if (jget(reply, "backlog"))
+		printf("%-11s%12" PRIu64 "  (queued, waiting for room in a ring of %" PRIu64
+		       " slots)\n", "backlog", ju64(reply, "backlog"), ju64(reply, "ring_size"));
 	printf("%-11s%12s\n", "uptime", span);
 	printf("%-11s%12s\n", "sync", jstr(reply, "sync", "-"));
 	printf("%-11s%12s\n", "version", jstr(reply, "version", "-"));
@@ -1929,12 +2608,15 @@ verb_shutdown(struct cli *x, int argc, char **argv)
 /* ---- main -------------------------------------------------------------- */
 
 static const struct verb verbs[] = {
-	{ "submit", verb_submit, "submit a command, a kernel task or a JSONL file", submit_usage },
+	{ "submit", verb_submit, "submit a command, a kernel task, an array or a JSONL file",
+	  submit_usage },
+	{ "cancel", verb_cancel, "cancel tasks", cancel_usage },
 	{ "status", verb_status, "show a task", status_usage },
 	{ "result", verb_result, "print a finished task's result", result_usage },
 	{ "log", verb_log, "print a task's output", log_usage },
 	{ "list", verb_list, "list tasks", list_usage },
 	{ "wait", verb_wait, "wait for tasks to finish", wait_usage },
+	{ "kernels", verb_kernels, "list the kernels and their arguments", kernels_usage },
 	{ "workers", verb_workers, "list the worker processes", workers_usage },
 	{ "stats", verb_stats, "show counts, throughput and uptime", stats_usage },
 	{ "shutdown", verb_shutdown, "stop forqd", shutdown_usage },
