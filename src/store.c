@@ -186,6 +186,12 @@ store_open(struct store *s, const char *dir, bool nosync, char *err, size_t errl
 		mdb_txn_abort(txn);
 		goto out_env;
 	}
+	{
+		MDB_stat st;
+
+		if (mdb_stat(txn, s->dbi_deps, &st) == 0)
+			s->edges = st.ms_entries;
+	}
 	if ((rc = mdb_txn_commit(txn)))
 		goto out_env;
 	atomic_store_explicit(&s->last_id, s->next_id - 1, memory_order_relaxed);
@@ -579,7 +585,8 @@ release(struct store *s, struct txn_state *ts, uint64_t first, bool ok)
 		store_key(ts->work[w], key);
 		k.mv_size = 8;
 		k.mv_data = key;
-		mdb_del(ts->txn, s->dbi_deps, &k, NULL);
+		if (mdb_del(ts->txn, s->dbi_deps, &k, NULL) == 0)
+			s->edges -= s->edges >= nids ? nids : s->edges;
 		for (size_t i = 0; i < nids; i++) {
 			struct task_rec r;
 			unsigned char *copy = get_rec(s, ts->txn, ids[i], &r, &rc);
@@ -768,9 +775,13 @@ apply_end(struct store *s, struct txn_state *ts, uint64_t id, uint32_t attempt, 
 		count_move(ts, TASK_QUEUED, next);
 	}
 	r.state = (uint8_t)next;
-	if ((rc = put_attempt(s, ts, id, attempt, &a)) || (rc = put_rec(s, ts, id, &r, 0)))
+	/* The last attempt lives in the record itself; "attempts" keeps the
+	 * ones before it (a retried attempt), so a task that ran once costs
+	 * one write, not two. */
+	if ((a.outcome == TASK_QUEUED && (rc = put_attempt(s, ts, id, attempt, &a))) ||
+	    (rc = put_rec(s, ts, id, &r, 0)))
 		goto out;
-	if (task_state_terminal((enum task_state)next))
+	if (task_state_terminal((enum task_state)next) && s->edges)
 		rc = release(s, ts, id, next == TASK_DONE);
 out:
 	free(copy);
@@ -1006,6 +1017,7 @@ apply_submit(struct store *s, struct txn_state *ts, struct store_submit *req)
 				store_key(dep.ids[d], kb);
 				task_put_be(vb, id, 8);
 				rc = mdb_put(ts->txn, s->dbi_deps, &k, &v, 0);
+				s->edges++;
 			}
 		}
 		free(depbuf);
@@ -1058,6 +1070,8 @@ cancel_one(struct store *s, struct txn_state *ts, struct store_submit *req, uint
 		deps_del(&s->waiting, id);
 	if ((rc = put_rec(s, ts, id, r, 0)))
 		return rc;
+	if (!s->edges)
+		goto out_counted;
 	if (from == TASK_QUEUED) {
 		if ((rc = grow((void **)&ts->cancel_q, &ts->cap_cancel_q, ts->ncancel_q + 1, sizeof(uint64_t))))
 			return rc;
@@ -1065,6 +1079,9 @@ cancel_one(struct store *s, struct txn_state *ts, struct store_submit *req, uint
 	}
 	req->cancelled++;
 	return release(s, ts, id, false);
+out_counted:
+	req->cancelled++;
+	return 0;
 }
 
 struct cancel_scan {

@@ -114,6 +114,7 @@ struct store {
 	uint64_t *pushed_ns[SHM_NPRIO]; /* store thread: when (CLOCK_MONOTONIC) */
 	uint64_t aging_ns;           /* 0 = off */
 	uint64_t aging_next_ns;      /* next eff_prio refresh */
+	uint64_t edges;              /* store thread: dependency edges in "dependents" (0: skip the walk) */
 	/* figures, written by the store thread, read anywhere (relaxed) */
 	_Atomic uint64_t count[TASK_STATE__COUNT]; /* QUEUED includes running */
 	_Atomic uint64_t submitted;  /* tasks accepted since start */

@@ -206,8 +206,23 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 	cJSON_AddBoolToObject(o, "after_any", (r->flags & TASK_F_AFTER_ANY) != 0);
 	{
 		struct hist_ctx hc = { cJSON_AddArrayToObject(o, "history") };
+		unsigned recorded;
 
 		store_get_attempts(&sv->store, id, hist_fn, &hc);
+		recorded = (unsigned)cJSON_GetArraySize(hc.arr);
+		/* The last ended attempt is the record itself (store.c). */
+		if (r->attempts > recorded && (task_state_terminal((enum task_state)r->state))) {
+			struct task_attempt a = {
+				.outcome = r->state, .worker = (int16_t)r->worker, .cpu = r->cpu,
+				.exit_code = r->exit_code, .term_signal = r->term_signal,
+				.start_ns = r->start_ns, .end_ns = r->end_ns,
+				.reason_len = r->reason_len,
+			};
+
+			memcpy(a.reason, r->reason, r->reason_len);
+			a.reason[r->reason_len] = '\0';
+			hist_fn(&hc, r->attempts, &a);
+		}
 	}
 	if (k && k->describe) {
 		cJSON *args = k->describe(r->blob, r->blob_len);

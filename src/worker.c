@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
 #include <lmdb.h>
 
 #include "kernel.h"
@@ -190,34 +191,23 @@ push_completion(struct wstate_local *w, const struct shm_comp *c)
 	doorbell_ring(&h->store_bell, 1);
 }
 
-/* Resident set in KiB (from /proc/self/statm), for the RSS growth of in-process kernels. */
-static uint64_t
-rss_kb(void)
+/*
+ * Resource use of an in-process kernel: getrusage(RUSAGE_THREAD) around it
+ * gives this thread's user and system CPU time and the worker's peak RSS;
+ * the kernel's "max RSS" is how far it raised that peak.  Two syscalls a
+ * task (~0.3 us each); skipped for noop, which has nothing to measure.
+ */
+static void
+usage_now(struct rusage *ru)
 {
-	char buf[128];
-	unsigned long long size, res;
-	ssize_t n;
-	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &size, &res) != 2)
-		return 0;
-	return res * (uint64_t)(sysconf(_SC_PAGESIZE) / 1024);
+	if (getrusage(RUSAGE_THREAD, ru) < 0)
+		memset(ru, 0, sizeof(*ru));
 }
 
 static uint64_t
-thread_cpu_us(void)
+tv_us(const struct timeval *tv)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+	return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
 }
 
 /* True when the task at ring @prio position @pos was cancelled (store.c). */
@@ -234,7 +224,7 @@ cancelled_before_start(struct wstate_local *w, unsigned prio, uint64_t pos, uint
 static void
 run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
 {
-	uint64_t cpu0, rss0;
+	struct rusage ru0, ru1;
 	struct wblock *wb = w->wb;
 	struct shm_task t;
 	struct shm_comp c;
@@ -309,18 +299,17 @@ run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
 			ctx.exit_code = 1;
 			snprintf(ctx.reason, sizeof(ctx.reason), "store: %s", mdb_strerror(rc));
 		} else {
-			cpu0 = thread_cpu_us();
-			rss0 = rss_kb();
-			out = kernel_run(k, &ctx, blob, blob_len);
-			if (k->id != KERNEL_ID_EXEC) {
-				/* In-process: this thread's CPU time and the
-				 * growth of the worker's resident set. */
-				uint64_t rss1 = rss_kb();
+			bool measure = k->id != KERNEL_ID_EXEC && k->id != KERNEL_ID_NOOP;
 
-				if (!ctx.user_us && !ctx.sys_us)
-					ctx.user_us = thread_cpu_us() - cpu0;
-				if (!ctx.maxrss_kb)
-					ctx.maxrss_kb = rss1 > rss0 ? rss1 - rss0 : 0;
+			if (measure)
+				usage_now(&ru0);
+			out = kernel_run(k, &ctx, blob, blob_len);
+			if (measure) {
+				usage_now(&ru1);
+				ctx.user_us = tv_us(&ru1.ru_utime) - tv_us(&ru0.ru_utime);
+				ctx.sys_us = tv_us(&ru1.ru_stime) - tv_us(&ru0.ru_stime);
+				ctx.maxrss_kb = ru1.ru_maxrss > ru0.ru_maxrss
+					? (uint64_t)(ru1.ru_maxrss - ru0.ru_maxrss) : 0;
 			}
 		}
 	}
