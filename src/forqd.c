@@ -226,6 +226,8 @@ main(int argc, char **argv)
 		wa.state_dir = state;
 		wa.plugins = plugins;
 		wa.nplugins = nplugins;
+		wa.plugin_dir = cfg.plugin_dir;
+		wa.max_result = cfg.max_result;
 		return worker_main(&wa);
 	}
 	if (state)

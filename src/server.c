@@ -24,6 +24,7 @@
 #include <sys/timerfd.h>
 #include <sys/un.h>
 
+#include "kernel.h"
 #include "log.h"
 #include "paths.h"
 #include "server.h"
@@ -633,6 +634,24 @@ server_run(struct server_config *cfg)
 	}
 	if ((rc = topo_select(cfg->workers, cfg->cpus, &sv->slots, &sv->nslots, err, sizeof(err))) < 0)
 		goto out_unlock;
+	/* Plug-ins before anything can validate a task; results and scratch
+	 * directories for the workers. */
+	for (unsigned i = 0; i < cfg->nplugins; i++)
+		if (kernel_load_plugin(cfg->plugins[i], err, sizeof(err)) < 0)
+			goto out_slots;
+	snprintf(sv->sup_plugin_dir, sizeof(sv->sup_plugin_dir), "%s",
+		 cfg->plugin_dir ? cfg->plugin_dir : "");
+	if (!cfg->plugin_dir)
+		snprintf(sv->sup_plugin_dir, sizeof(sv->sup_plugin_dir), "%s/plugins", cfg->state_dir);
+	if (kernel_load_plugin_dir(sv->sup_plugin_dir, err, sizeof(err)) < 0)
+		goto out_slots;
+	for (const char *sub = "results"; sub; sub = strcmp(sub, "results") == 0 ? "scratch" : NULL) {
+		snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, sub);
+		if ((rc = paths_mkdirs(path, 0700)) < 0) {
+			snprintf(err, sizeof(err), "%s: %s", path, strerror(-rc));
+			goto out_slots;
+		}
+	}
 	snprintf(path, sizeof(path), "%s/db", cfg->state_dir);
 	if (store_open(&sv->store, path, cfg->nosync, err, sizeof(err)) < 0)
 		goto out_slots;
@@ -678,6 +697,10 @@ server_run(struct server_config *cfg)
 	sv->sup.hang_ns = cfg->hang_ns;
 	sv->sup.plugins = cfg->plugins;
 	sv->sup.nplugins = cfg->nplugins;
+	snprintf(sv->sup.plugin_dir, sizeof(sv->sup.plugin_dir), "%s", sv->sup_plugin_dir);
+	snprintf(sv->sup.max_result, sizeof(sv->sup.max_result), "%zu", cfg->max_result);
+	sv->store.max_result = cfg->max_result;
+	snprintf(sv->store.res_dir, sizeof(sv->store.res_dir), "%s/results", cfg->state_dir);
 	if ((rc = supervise_start(&sv->sup, adopt, &inflight, &ninflight)) < 0 ||
 	    (rc = store_adopt_inflight(&sv->store, inflight, ninflight)) < 0) {
 		free(inflight);

@@ -90,6 +90,7 @@ struct server {
 	uint64_t rate_fin[11];
 	unsigned rate_i;
 	bool stop;               /* leave the loop */
+	char sup_plugin_dir[4200]; /* the plug-in directory in use */
 };
 
 /* server_run - the whole daemon: set up, serve until stopped, tear down.

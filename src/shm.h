@@ -37,6 +37,8 @@
 #define SHM_TASK_SLOT    64u
 #define SHM_COMP_SLOT    256u
 #define SHM_INLINE_BLOB  16u   /* blob bytes carried in a task slot */
+#define SHM_C_RESULT_FILE 0x01u   /* shm_comp: the JSON result is in STATE/results/ID.ATTEMPT.json */
+#define SHM_C_BYTES_FILE  0x02u   /* shm_comp: raw result bytes are in STATE/results/ID.ATTEMPT.bin */
 #define SHM_PROGRESS_NONE UINT32_MAX /* wblock.progress: the kernel reported none */
 #define SHM_EFF_BIAS     128    /* eff_prio[p] = effective priority + this */
 #define SHM_T_INLINE     0x01u  /* shm_task.flags: blob[] holds the whole blob */
@@ -63,7 +65,7 @@ struct shm_comp {
 	uint64_t id;             /* task id */
 	uint32_t attempt;        /* attempt that ran */
 	uint8_t outcome;         /* enum kernel_outcome */
-	uint8_t pad0;
+	uint8_t flags;           /* SHM_C_*: where the result is */
 	uint16_t worker;         /* worker index */
 	int32_t exit_code;       /* exec exit status, else 0/1 */
 	int32_t term_signal;     /* signal that ended an exec child, or 0 */

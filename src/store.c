@@ -42,7 +42,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <malloc.h>
+#include <sys/stat.h>
 #include <sys/eventfd.h>
 
 #include "kernel.h"
@@ -143,7 +145,8 @@ store_open(struct store *s, const char *dir, bool nosync, char *err, size_t errl
 	    (rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->dbi_meta)) ||
 	    (rc = mdb_dbi_open(txn, "attempts", MDB_CREATE, &s->dbi_attempts)) ||
 	    (rc = mdb_dbi_open(txn, "dependents", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED, &s->dbi_deps)) ||
-	    (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &s->dbi_keys))) {
+	    (rc = mdb_dbi_open(txn, "keys", MDB_CREATE, &s->dbi_keys)) ||
+	    (rc = mdb_dbi_open(txn, "bytes", MDB_CREATE, &s->dbi_bytes))) {
 		mdb_txn_abort(txn);
 		goto out_env;
 	}
@@ -332,6 +335,28 @@ store_get(struct store *s, uint64_t id,
 		rc = -EIO;
 	else
 		rc = fn(ctx, id, &r);
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+store_get_bytes(struct store *s, uint64_t id, int (*fn)(void *ctx, const void *data, size_t len), void *ctx)
+{
+	unsigned char key[8];
+	MDB_txn *txn;
+	MDB_val k = { 8, key }, v;
+	int rc;
+
+	store_key(id, key);
+	if (mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn))
+		return -EIO;
+	rc = mdb_get(txn, s->dbi_bytes, &k, &v);
+	if (rc == MDB_NOTFOUND)
+		rc = -ENOENT;
+	else if (rc)
+		rc = -EIO;
+	else
+		rc = fn(ctx, v.mv_data, v.mv_size);
 	mdb_txn_abort(txn);
 	return rc;
 }
@@ -681,6 +706,50 @@ retry_delay_ns(const struct task_rec *r)
 }
 
 /*
+ * Read STATE/results/ID.ATTEMPT.EXT (at most @max bytes) into a malloc'd
+ * buffer and remove the file.  NULL when absent, unreadable or too large.
+ */
+static void
+drop_result_files(struct store *s, uint64_t id, uint32_t attempt, const struct shm_comp *c)
+{
+	char path[4300];
+
+	if (!c || !(c->flags & (SHM_C_RESULT_FILE | SHM_C_BYTES_FILE)))
+		return;
+	snprintf(path, sizeof(path), "%s/%llu.%u.json", s->res_dir, (unsigned long long)id, attempt);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/%llu.%u.bin", s->res_dir, (unsigned long long)id, attempt);
+	unlink(path);
+}
+
+static char *
+take_result_file(struct store *s, uint64_t id, uint32_t attempt, const char *ext, size_t max, size_t *len)
+{
+	char path[4300];
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%llu.%u.%s", s->res_dir, (unsigned long long)id, attempt, ext);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) == 0 && (size_t)st.st_size <= max && (buf = malloc((size_t)st.st_size + 1))) {
+		n = pread(fd, buf, (size_t)st.st_size, 0);
+		if (n != st.st_size) {
+			free(buf);
+			buf = NULL;
+		} else {
+			*len = (size_t)n;
+		}
+	}
+	close(fd);
+	unlink(path);
+	return buf;
+}
+
+/*
  * Apply the end of an attempt to task @id.  @outcome is a kernel_outcome or
  * OUTCOME_LOST.  A stale report (attempt mismatch, not QUEUED) changes
  * nothing: every task reaches exactly one terminal state.
@@ -693,11 +762,14 @@ apply_end(struct store *s, struct txn_state *ts, uint64_t id, uint32_t attempt, 
 	struct task_attempt a;
 	struct task_rec r;
 	unsigned char *copy;
+	char *rfile = NULL;
 	int next, rc;
 
 	copy = get_rec(s, ts->txn, id, &r, &rc);
-	if (!copy)
+	if (!copy) {
+		drop_result_files(s, id, attempt, c);
 		return rc == MDB_NOTFOUND ? 0 : rc;
+	}
 	if (r.state == TASK_CANCELLED && r.attempts + 1u == attempt && r.reason_len == 9 &&
 	    memcmp(r.reason, "cancelled", 9) == 0 && start_ns) {
 		/* A running task that was cancelled: the record ended at the
@@ -728,6 +800,7 @@ apply_end(struct store *s, struct txn_state *ts, uint64_t id, uint32_t attempt, 
 	}
 	if (r.state != TASK_QUEUED || r.attempts + 1u != attempt) {
 		free(copy);
+		drop_result_files(s, id, attempt, c);
 		return 0; /* stale or duplicate */
 	}
 	r.start_ns = start_ns;
@@ -743,6 +816,28 @@ apply_end(struct store *s, struct txn_state *ts, uint64_t id, uint32_t attempt, 
 	r.reason_len = (uint8_t)strnlen(reason, TASK_REASON_MAX);
 	r.result = c ? c->result : NULL;
 	r.result_len = c ? c->result_len : 0;
+	if (c && (c->flags & SHM_C_RESULT_FILE)) {
+		size_t n = 0;
+
+		rfile = take_result_file(s, id, attempt, "json", s->max_result, &n);
+		r.result = rfile;
+		r.result_len = rfile ? (uint32_t)n : 0;
+	}
+	if (c && (c->flags & SHM_C_BYTES_FILE)) {
+		size_t n = 0;
+		char *b = take_result_file(s, id, attempt, "bin", s->max_result, &n);
+
+		if (b) {
+			unsigned char key[8];
+			MDB_val k = { 8, key }, v = { n, b };
+
+			store_key(id, key);
+			rc = mdb_put(ts->txn, s->dbi_bytes, &k, &v, 0);
+			free(b);
+			if (rc)
+				goto out;
+		}
+	}
 	memset(&a, 0, sizeof(a));
 	a.worker = (int16_t)worker;
 	a.cpu = cpu;
@@ -784,6 +879,7 @@ apply_end(struct store *s, struct txn_state *ts, uint64_t id, uint32_t attempt, 
 	if (task_state_terminal((enum task_state)next) && s->edges)
 		rc = release(s, ts, id, next == TASK_DONE);
 out:
+	free(rfile);
 	free(copy);
 	return rc;
 }

@@ -93,6 +93,9 @@ struct store {
 	MDB_dbi dbi_attempts;        /* id + attempt -> attempt record */
 	MDB_dbi dbi_deps;            /* dependency id -> dependent ids (sorted duplicates) */
 	MDB_dbi dbi_keys;            /* idempotency key -> first id + count */
+	MDB_dbi dbi_bytes;           /* id -> raw result bytes (forq_result_bytes) */
+	size_t max_result;           /* largest result read back from a result file */
+	char res_dir[4200];          /* STATE/results */
 	struct shm *shm;             /* the segment (rings) */
 	bool nosync;                 /* MDB_NOSYNC */
 	char dir[4096];              /* <state>/db */
@@ -166,6 +169,13 @@ void store_set_aging(struct store *s, uint64_t ns);
  */
 int store_get_attempts(struct store *s, uint64_t id,
 		       void (*fn)(void *ctx, unsigned attempt, const struct task_attempt *a), void *ctx);
+
+/*
+ * store_get_bytes - call @fn with task @id's raw result bytes (valid only
+ * during the call).  Returns @fn's value, -ENOENT when it has none, -EIO.
+ */
+int store_get_bytes(struct store *s, uint64_t id, int (*fn)(void *ctx, const void *data, size_t len),
+		    void *ctx);
 
 /* store_take_done - the submissions answered since the last call (a list). */
 struct store_submit *store_take_done(struct store *s);

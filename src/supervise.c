@@ -85,6 +85,14 @@ spawn(struct supervisor *s, unsigned i)
 		argv[a++] = "--plugin";
 		argv[a++] = s->plugins[p];
 	}
+	if (s->plugin_dir[0]) {
+		argv[a++] = "--plugin-dir";
+		argv[a++] = s->plugin_dir;
+	}
+	if (s->max_result[0]) {
+		argv[a++] = "--max-result";
+		argv[a++] = s->max_result;
+	}
 	argv[a] = NULL;
 	/* The block is reset before the process exists: the new worker finds
 	 * a clean held line and no stale cancel or kill marks. */

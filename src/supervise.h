@@ -60,6 +60,8 @@ struct supervisor {
 	uint64_t hang_ns;        /* heartbeat stall that declares a worker hung; 0 = off */
 	char **plugins;          /* --plugin paths passed to workers */
 	unsigned nplugins;
+	char plugin_dir[4200];   /* the plug-in directory passed to workers */
+	char max_result[24];     /* --max-result passed to workers */
 };
 
 /*

@@ -224,8 +224,8 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 			hist_fn(&hc, r->attempts, &a);
 		}
 	}
-	if (k && k->describe) {
-		cJSON *args = k->describe(r->blob, r->blob_len);
+	if (k) {
+		cJSON *args = kernel_describe(k, r->blob, r->blob_len);
 
 		if (args && k->id == KERNEL_ID_EXEC) {
 			/* exec shows argv, env, cwd at the top level, as submitted */
@@ -295,8 +295,40 @@ task_view(struct server *sv, uint64_t id, const struct task_rec *r, bool full)
 	return o;
 }
 
+struct bytes_ctx {
+	cJSON *o;
+};
+
+/* Raw result bytes travel as base64 in "bytes". */
+static int
+bytes_fn(void *arg, const void *data, size_t len)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	struct bytes_ctx *b = arg;
+	const unsigned char *p = data;
+	char *out = malloc((len + 2) / 3 * 4 + 1), *w = out;
+
+	if (!out)
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) |
+			     (i + 2 < len ? p[i + 2] : 0);
+
+		*w++ = tab[v >> 18];
+		*w++ = tab[(v >> 12) & 63];
+		*w++ = i + 1 < len ? tab[(v >> 6) & 63] : '=';
+		*w++ = i + 2 < len ? tab[v & 63] : '=';
+	}
+	*w = '\0';
+	cJSON_AddNumberToObject(b->o, "bytes_len", (double)len);
+	cJSON_AddStringToObject(b->o, "bytes", out);
+	free(out);
+	return 0;
+}
+
 struct view_ctx {
 	struct server *sv;
+	bool want_bytes;
 	cJSON *out;
 	int want;                /* state filter, -1 = none */
 	size_t limit, n;
@@ -329,6 +361,12 @@ result_fn(void *arg, uint64_t id, const struct task_rec *r)
 		cJSON_AddNullToObject(o, "exit_code");
 	else
 		cJSON_AddNumberToObject(o, "exit_code", r->exit_code);
+	if (v->want_bytes) {
+		struct bytes_ctx bc = { o };
+
+		if (store_get_bytes(v->sv ? &v->sv->store : NULL, id, bytes_fn, &bc) == -ENOENT)
+			cJSON_AddNumberToObject(o, "bytes_len", 0);
+	}
 	if (r->result_len) {
 		cJSON *res = cJSON_ParseWithLength(r->result, r->result_len);
 
@@ -381,6 +419,11 @@ do_status_or_result(struct server *sv, uint32_t slot, const struct proto_req *re
 	if (proto_get_id(req->data, "id", &id, &e) < 0) {
 		reply_error(sv, slot, &e);
 		return;
+	}
+	{
+		const cJSON *jb = cJSON_GetObjectItemCaseSensitive(req->data, "bytes");
+
+		v.want_bytes = req->type == REQ_TASK_RESULT && cJSON_IsTrue(jb);
 	}
 	rc = store_get(&sv->store, id, req->type == REQ_TASK_STATUS ? status_fn : result_fn, &v);
 	if (rc == -ENOENT) {
@@ -802,15 +845,15 @@ do_kernels(struct server *sv, uint32_t slot)
 {
 	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "kernels");
 
-	for (unsigned i = 0; i < kernel_count(); i++) {
-		const struct kernel *k = kernel_at(i);
-		cJSON *e = cJSON_CreateObject();
+	cJSON *all = kernel_describe_all();
 
-		cJSON_AddStringToObject(e, "name", k->name);
-		cJSON_AddNumberToObject(e, "id", k->id);
-		cJSON_AddStringToObject(e, "summary", k->summary ? k->summary : "");
-		cJSON_AddItemToArray(arr, e);
+	if (!all) {
+		cJSON_Delete(o);
+		reply_code(sv, slot, FORQ_EINTERNAL, "out of memory");
+		return;
 	}
+	cJSON_ReplaceItemInObject(o, "kernels", all);
+	(void)arr;
 	reply_ok(sv, slot, REQ_KERNEL_LIST, o);
 }
 

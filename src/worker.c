@@ -38,7 +38,11 @@ struct wstate_local {
 	MDB_dbi dbi;
 	unsigned char *blob;     /* scratch for blobs read from LMDB */
 	size_t blob_cap;
-	char result[4096];
+	char *result;            /* result buffer (malloc'd; ABI kernels may grow it) */
+	size_t result_cap;
+	size_t max_result;       /* forqd --max-result */
+	char res_dir[4200];      /* STATE/results: results too large for a completion */
+	char scratch[4200];      /* STATE/scratch: kernels' temporary directories */
 };
 
 static struct wstate_local *self; /* the one worker of this process */
@@ -176,6 +180,65 @@ take(struct wstate_local *w, uint64_t *pos)
 	return -1;
 }
 
+/* Write @len bytes to STATE/results/ID.ATTEMPT.EXT.  0 or -errno. */
+static int
+write_result_file(struct wstate_local *w, const struct shm_comp *c, const char *ext,
+		  const void *data, size_t len)
+{
+	char path[4300];
+	const char *p = data;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%llu.%u.%s", w->res_dir, (unsigned long long)c->id,
+		 c->attempt, ext);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int rc = n < 0 ? -errno : -EIO;
+
+			close(fd);
+			unlink(path);
+			return rc;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return close(fd) < 0 ? -errno : 0;
+}
+
+/*
+ * Results small enough travel inside the completion; larger ones (and raw
+ * bytes) go through a file the store thread reads and removes when it
+ * applies the completion.
+ */
+static void
+put_result(struct wstate_local *w, struct shm_comp *c, const struct kctx *ctx)
+{
+	if (ctx->result_len && ctx->result_len <= sizeof(c->result) && !ctx->bytes_len) {
+		memcpy(c->result, ctx->result, ctx->result_len);
+		c->result_len = (uint32_t)ctx->result_len;
+		return;
+	}
+	if (ctx->result_len) {
+		if (write_result_file(w, c, "json", ctx->result, ctx->result_len) == 0)
+			c->flags |= SHM_C_RESULT_FILE;
+		else
+			log_warn("task %llu: cannot keep its result", (unsigned long long)c->id);
+	}
+	if (ctx->bytes_len && ctx->bytes) {
+		if (write_result_file(w, c, "bin", ctx->bytes, ctx->bytes_len) == 0)
+			c->flags |= SHM_C_BYTES_FILE;
+		else
+			log_warn("task %llu: cannot keep its result bytes", (unsigned long long)c->id);
+	}
+}
+
 static void
 push_completion(struct wstate_local *w, const struct shm_comp *c)
 {
@@ -279,7 +342,12 @@ run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
 	ctx.array_index = (t.flags & SHM_T_ARRAY) ? (int64_t)t.array_index : -1;
 	ctx.numa = wb->numa;
 	ctx.result = w->result;
-	ctx.result_cap = sizeof(w->result);
+	ctx.result_cap = w->result_cap;
+	ctx.result_max = w->max_result;
+	ctx.bytes = NULL;
+	ctx.bytes_max = w->max_result;
+	ctx.progress_permille = &wb->progress;
+	ctx.scratch_base = w->scratch;
 	ctx.exit_code = 0;
 	if (!k) {
 		out = KERNEL_FAILED;
@@ -321,10 +389,13 @@ run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
 	c.sys_us = ctx.sys_us;
 	c.maxrss_kb = ctx.maxrss_kb;
 	snprintf(c.reason, sizeof(c.reason), "%s", ctx.reason);
-	if (ctx.result_len && ctx.result_len <= sizeof(c.result)) {
-		memcpy(c.result, ctx.result, ctx.result_len);
-		c.result_len = (uint32_t)ctx.result_len;
+	/* The adapter may have grown the result buffer: keep it. */
+	if (ctx.result != w->result) {
+		w->result = ctx.result;
+		w->result_cap = ctx.result_cap;
 	}
+	put_result(w, &c, &ctx);
+	free(ctx.bytes);
 	/* A task interrupted by a shutdown is not reported: it stays QUEUED
 	 * in the store and runs again when forqd next starts. */
 	if (!(out == KERNEL_CANCELLED && atomic_load_explicit(&w->shm.hdr->shutdown, memory_order_acquire)))
@@ -368,6 +439,31 @@ worker_main(const struct worker_args *a)
 	}
 	w.wb = shm_wblock(&w.shm, a->index);
 	w.owner = a->index + 1;
+	w.max_result = a->max_result ? a->max_result : (1u << 20);
+	w.result_cap = 4096;
+	w.result = malloc(w.result_cap);
+	if (!w.result) {
+		log_error("out of memory");
+		return 1;
+	}
+	snprintf(w.res_dir, sizeof(w.res_dir), "%s/results", a->state_dir);
+	snprintf(w.scratch, sizeof(w.scratch), "%s/scratch", a->state_dir);
+	for (unsigned i = 0; i < a->nplugins; i++) {
+		char err[512];
+
+		if ((rc = kernel_load_plugin(a->plugins[i], err, sizeof(err))) < 0) {
+			log_error("%s", err);
+			return 1;
+		}
+	}
+	if (a->plugin_dir) {
+		char err[512];
+
+		if ((rc = kernel_load_plugin_dir(a->plugin_dir, err, sizeof(err))) < 0) {
+			log_error("%s", err);
+			return 1;
+		}
+	}
 	snprintf(w.log_dir, sizeof(w.log_dir), "%s/logs", a->state_dir);
 	snprintf(w.db_dir, sizeof(w.db_dir), "%s/db", a->state_dir);
 	if ((rc = topo_bind_self(a->cpus, a->nodes, warn, sizeof(warn))) < 0) {
@@ -428,6 +524,7 @@ worker_main(const struct worker_args *a)
 	if (w.env)
 		mdb_env_close(w.env);
 	free(w.blob);
+	free(w.result);
 	shm_detach(&w.shm);
 	return 0;
 }

@@ -25,6 +25,8 @@ struct worker_args {
 	int numa;                /* NUMA node (logical index), -1 unknown */
 	char **plugins;          /* plug-ins to load, as forqd did */
 	unsigned nplugins;
+	const char *plugin_dir;  /* and the plug-in directory */
+	size_t max_result;       /* largest result, bytes */
 };
 
 /* worker_main - run the worker; returns the process exit status. */
