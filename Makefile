@@ -5,13 +5,15 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 B       ?= build
-PKGS    := lmdb libcjson hwloc
+PKGS    := lmdb libcjson hwloc libcrypto zlib
+# OpenBLAS and LAPACKE: headers only; kernels/blas.c dlopens them on first use.
+BLASPKGS:= openblas lapacke
 CC      ?= cc
 OPT     ?= -O2 -g
 SAN     ?=
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  += -std=gnu11 $(OPT) $(SAN) $(WARN) -D_GNU_SOURCE -Iinclude -Isrc -Ikernels \
-           -MMD -MP $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           -MMD -MP $(shell pkg-config --cflags $(PKGS) $(BLASPKGS) 2>/dev/null)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm -ldl
 LDFLAGS += $(SAN) -rdynamic
 
@@ -29,14 +31,26 @@ BENCH_SRC:= $(wildcard bench/*.c)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MANS     := $(wildcard man/*.[1-9])
 PROGS    := $(B)/forqd $(B)/forq
+# Plug-ins: plugins/example.c is the one users copy; plugins/test_*.c are
+# deliberately broken fixtures for the tests.  They see only <forq/kernel.h>.
+PLUGIN_SRC := $(wildcard plugins/*.c)
+PLUGINS  := $(PLUGIN_SRC:plugins/%.c=$(B)/plugins/%.so)
 
 .PHONY: all test unit e2e demo bench install uninstall clean deps asan tsan lint-man
-all: $(PROGS) $(BENCHES)
+all: $(PROGS) $(BENCHES) $(PLUGINS)
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/plugins/%.so: plugins/%.c include/forq/kernel.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) -std=gnu11 $(OPT) $(SAN) $(WARN) -fPIC -shared -Iinclude -o $@ $<
+
+# test_abi loads the plug-ins: build them first (order-only: not linked in).
+$(B)/tests/test_abi: | $(PLUGINS)
 
 $(B)/libforq.a: $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")

@@ -86,7 +86,15 @@ paths_mkdirs(const char *dir, unsigned mode)
 			return -errno;
 		*p = '/';
 	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -errno;
+	if (mkdir(tmp, mode) < 0) {
+		struct stat st;
+
+		if (errno != EEXIST)
+			return -errno;
+		if (stat(tmp, &st) < 0)
+			return -errno;
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+	}
 	return 0;
 }

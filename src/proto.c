@@ -44,10 +44,21 @@ proto_parse_request(const char *line, size_t len, struct proto_req *req, struct 
 	const cJSON *type, *data;
 	cJSON *root;
 
+	const char *end = NULL;
+
 	memset(req, 0, sizeof(*req));
-	root = cJSON_ParseWithLength(line, len);
-	if (!root) {
+	/* One JSON value and nothing after it but white space; a NUL would
+	 * cut strings short inside cJSON, so it is refused outright. */
+	if (memchr(line, '\0', len) ||
+	    !(root = cJSON_ParseWithLengthOpts(line, len, &end, 0))) {
 		proto_error_set(err, FORQ_EBADJSON, "request is not valid JSON");
+		return -1;
+	}
+	while (end && end < line + len && (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n'))
+		end++;
+	if (end != line + len) {
+		cJSON_Delete(root);
+		proto_error_set(err, FORQ_EBADJSON, "request has bytes after its JSON value");
 		return -1;
 	}
 	if (!cJSON_IsObject(root)) {
@@ -168,14 +179,18 @@ static int
 parse_array(const cJSON *j, struct proto_task *t, struct proto_error *err)
 {
 	unsigned long long a, b, step = 1;
-	char tail[8];
-	int n;
 
 	if (cJSON_IsString(j)) {
-		n = sscanf(j->valuestring, "%llu-%llu:%llu%7s", &a, &b, &step, tail);
-		if (n == 2 && strchr(j->valuestring, ':'))
-			n = 0;
-		if ((n != 2 && n != 3) || strchr(j->valuestring, ' ') || j->valuestring[0] == '-') {
+		const char *v = j->valuestring;
+		int used = -1;
+		bool ok = v[0] >= '0' && v[0] <= '9' && strspn(v, "0123456789-:") == strlen(v);
+
+		if (ok && !(sscanf(v, "%llu-%llu%n", &a, &b, &used) == 2 && v[used] == '\0')) {
+			used = -1;
+			ok = sscanf(v, "%llu-%llu:%llu%n", &a, &b, &step, &used) == 3 && used > 0 &&
+			     v[used] == '\0';
+		}
+		if (!ok) {
 			proto_error_set(err, FORQ_EBADFIELD, "\"array\" must look like \"1-1000\" or \"0-99:5\"");
 			return -1;
 		}
@@ -686,8 +701,9 @@ proto_get_ids(const cJSON *data, const char *name, uint64_t **ids, size_t *n, si
 
 		if (int_in(e, 1, 9007199254740991.0, &d)) {
 			a = b = (unsigned long long)d;
-		} else if (cJSON_IsString(e) && sscanf(e->valuestring, "%llu-%llu%3s", &a, &b, tail) == 2 &&
-			   a >= 1 && b >= a && !strchr(e->valuestring, ' ') && e->valuestring[0] != '-') {
+		} else if (cJSON_IsString(e) && e->valuestring[0] >= '0' && e->valuestring[0] <= '9' &&
+			   strspn(e->valuestring, "0123456789-") == strlen(e->valuestring) &&
+			   sscanf(e->valuestring, "%llu-%llu%3s", &a, &b, tail) == 2 && a >= 1 && b >= a) {
 			;
 		} else {
 			proto_error_set(err, FORQ_EBADFIELD, "\"%s\": each entry must be a task id or \"A-B\"", name);

@@ -815,7 +815,7 @@ apply_end(struct store *s, struct txn_state *ts, uint64_t id, uint32_t attempt, 
 	r.reason = reason;
 	r.reason_len = (uint8_t)strnlen(reason, TASK_REASON_MAX);
 	r.result = c ? c->result : NULL;
-	r.result_len = c ? c->result_len : 0;
+	r.result_len = c ? (c->result_len > SHM_RESULT_INLINE ? SHM_RESULT_INLINE : c->result_len) : 0;
 	if (c && (c->flags & SHM_C_RESULT_FILE)) {
 		size_t n = 0;
 
@@ -1166,13 +1166,13 @@ cancel_one(struct store *s, struct txn_state *ts, struct store_submit *req, uint
 		deps_del(&s->waiting, id);
 	if ((rc = put_rec(s, ts, id, r, 0)))
 		return rc;
-	if (!s->edges)
-		goto out_counted;
 	if (from == TASK_QUEUED) {
 		if ((rc = grow((void **)&ts->cancel_q, &ts->cap_cancel_q, ts->ncancel_q + 1, sizeof(uint64_t))))
 			return rc;
 		ts->cancel_q[ts->ncancel_q++] = id;
 	}
+	if (!s->edges)
+		goto out_counted;
 	req->cancelled++;
 	return release(s, ts, id, false);
 out_counted:

@@ -109,7 +109,8 @@ test_million(void **state)
 	assert_true(peak <= 2 * n * sizeof(uint64_t) + 8192);	/* ~8 bytes a task */
 	for (uint64_t i = 0; i < n; i++) {
 		if (!backlog_peek(&q, &id) || id != i * 3 + 1)
-			fail_msg("id %llu: got %llu", (unsigned long long)i, (unsigned long long)id);
+			fail_msg("id %llu: got %llu", (unsigned long long)i,
+				 (unsigned long long)id);
 		backlog_pop(&q);
 	}
 	assert_false(backlog_peek(&q, &id));

@@ -311,7 +311,8 @@ test_registry(void **state)
 	};
 
 	(void)state;
-	assert_int_equal(kernel_count(), 4);
+	/* the four internal kernels first; the ABI built-ins follow (test_abi.c) */
+	assert_true(kernel_count() >= 4);
 	for (size_t i = 0; i < 4; i++) {
 		const struct kernel *k = kernel_find(want[i].name);
 

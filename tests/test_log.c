@@ -106,7 +106,8 @@ test_levels(void **state)
 		for (int m = 0; m <= LOG_DEBUG; m++) {
 			if (m <= level) {
 				if (!strstr(out, names[m]))
-					fail_msg("level %d: \"%s\" missing from:\n%s", level, names[m], out);
+					fail_msg("level %d: \"%s\" missing from:\n%s", level,
+						 names[m], out);
 			} else if (strstr(out, marks[m])) {
 				fail_msg("level %d: \"%s\" printed below the level:\n%s", level,
 					 marks[m], out);

@@ -3,8 +3,10 @@
  * (every refusal with its stable code, every known type), submit
  * validation (defaults, every bad field with its code, batches that are
  * all or nothing and name the bad index, with nothing leaked: ASan runs
- * this too), the id and duration helpers, and replies that are one line
- * which parses back to the right type and code.
+ * this too), keys, dependencies (in-batch keys, cycles), arrays and retry
+ * delays, TASK_CANCEL's ids and state filters, the id and duration
+ * helpers, and replies that are one line which parses back to the right
+ * type and code.
  *
  * Request lines are copied into buffers of exactly their length, so a
  * parser that reads past @len is caught by ASan.
@@ -81,7 +83,7 @@ submit(const char *json, struct proto_submit *out, struct proto_error *err)
 static void
 expect_submit_err(const char *json, enum forq_err code)
 {
-	struct proto_submit out = { (struct proto_task *)1, 99 };
+	struct proto_submit out = { .tasks = (struct proto_task *)1, .n = 99 };
 	struct proto_error err;
 
 	if (submit(json, &out, &err) != -1) {
@@ -218,7 +220,8 @@ test_request_every_type(void **state)
 		proto_req_free(&req);
 		assert_null(req.root);
 		/* with data, which is kept as sent */
-		n = snprintf(line, sizeof(line), " {\"data\":{\"id\":7},\"type\":\"%s\",\"x\":1}", name);
+		n = snprintf(line, sizeof(line), " {\"data\":{\"id\":7},\"type\":\"%s\",\"x\":1}",
+			     name);
 		if (parse_req(line, (size_t)n, &req, &err) != 0)
 			fail_msg("%s refused: %s", line, err.msg);
 		assert_int_equal(req.type, t);
@@ -249,7 +252,8 @@ test_submit_single_defaults(void **state)
 	assert_int_equal(out.n, 0);
 
 	t = submit_one("{\"argv\":[\"echo\",\"hi\"],\"priority\":0,\"retries\":3,"
-		       "\"timeout\":\"10s\",\"name\":\"greet\",\"env\":{\"A\":\"b\"},\"cwd\":\"/tmp\"}",
+		       "\"timeout\":\"10s\",\"name\":\"greet\","
+		       "\"env\":{\"A\":\"b\"},\"cwd\":\"/tmp\"}",
 		       &out);
 	assert_int_equal(t->kernel, KERNEL_ID_EXEC);
 	assert_int_equal(t->prio, 0);
@@ -328,7 +332,7 @@ test_submit_batch_bad_index(void **state)
 	(void)state;
 	assert_non_null(json);
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
-		struct proto_submit out = { NULL, 0 };
+		struct proto_submit out = { .tasks = NULL, .n = 0 };
 		struct proto_error err;
 		size_t off = 0;
 
@@ -337,8 +341,8 @@ test_submit_batch_bad_index(void **state)
 			if (i == 17)
 				off += (size_t)sprintf(json + off, "%s,", cases[c].bad);
 			else
-				off += (size_t)sprintf(json + off,
-						       "{\"argv\":[\"echo\",\"%d\"],\"name\":\"t%d\"},", i, i);
+				off += (size_t)sprintf(json + off, "{\"argv\":[\"echo\",\"%d\"],"
+						       "\"name\":\"t%d\"},", i, i);
 		}
 		json[off - 1] = ']';
 		strcpy(json + off, "}");
@@ -463,6 +467,161 @@ test_submit_name(void **state)
 	expect_submit_err("{\"kernel\":\"noop\",\"name\":null}", FORQ_EBADFIELD);
 }
 
+/* ---- keys, dependencies, arrays, retry delays, cancel ---------------- */
+
+static void
+test_submit_extras(void **state)
+{
+	struct proto_submit out;
+	struct proto_error err;
+	const struct proto_task *t;
+	char json[400];
+
+	(void)state;
+	t = submit_one("{\"kernel\":\"noop\",\"key\":\"k-1\",\"retry_delay\":\"1.5s\","
+		       "\"after\":[7,\"other\"],\"after_any\":true}", &out);
+	assert_int_equal(t->key_len, 3);
+	assert_memory_equal(t->key, "k-1", 3);
+	assert_int_equal(t->retry_delay_ms, 1500);
+	assert_int_equal(t->ndeps, 2);
+	assert_int_equal(t->deps[0].id, 7);
+	assert_int_equal(t->deps[0].idx, -1);
+	assert_null(t->deps[0].key);
+	/* not in the batch: the store resolves it */
+	assert_string_equal(t->deps[1].key, "other");
+	assert_int_equal(t->deps[1].idx, -1);
+	assert_int_equal(t->flags & TASK_F_AFTER_ANY, TASK_F_AFTER_ANY);
+	assert_int_equal(t->array_n, 1);
+	assert_int_equal(out.total, 1);
+	proto_submit_free(&out);
+
+	/* a key of the same batch becomes an index */
+	assert_int_equal(submit("{\"tasks\":[{\"kernel\":\"noop\",\"after\":[\"b\"]},"
+				"{\"kernel\":\"noop\",\"key\":\"b\"}]}", &out, &err), 0);
+	assert_int_equal(out.tasks[0].deps[0].idx, 1);
+	assert_null(out.tasks[0].deps[0].key);
+	proto_submit_free(&out);
+
+	/* arrays */
+	t = submit_one("{\"kernel\":\"noop\",\"array\":\"1-1000\"}", &out);
+	assert_int_equal(t->flags & TASK_F_ARRAY, TASK_F_ARRAY);
+	assert_int_equal(t->array_start, 1);
+	assert_int_equal(t->array_step, 1);
+	assert_int_equal(t->array_n, 1000);
+	assert_int_equal(out.total, 1000);
+	proto_submit_free(&out);
+	t = submit_one("{\"kernel\":\"noop\",\"array\":\"0-99:5\"}", &out);
+	assert_int_equal(t->array_n, 20);
+	assert_int_equal(t->array_step, 5);
+	proto_submit_free(&out);
+	t = submit_one("{\"kernel\":\"noop\",\"array\":{\"start\":3,\"end\":4}}", &out);
+	assert_int_equal(t->array_start, 3);
+	assert_int_equal(t->array_n, 2);
+	proto_submit_free(&out);
+
+	expect_submit_err("{\"kernel\":\"noop\",\"key\":\"\"}", FORQ_EKEY);
+	expect_submit_err("{\"kernel\":\"noop\",\"key\":5}", FORQ_EKEY);
+	memset(json, 0, sizeof(json));
+	strcpy(json, "{\"kernel\":\"noop\",\"key\":\"");
+	memset(json + strlen(json), 'k', 256);
+	strcat(json, "\"}");
+	expect_submit_err(json, FORQ_EKEY);
+	expect_submit_err("{\"tasks\":[{\"kernel\":\"noop\",\"key\":\"x\"},"
+			  "{\"kernel\":\"noop\",\"key\":\"x\"}]}", FORQ_EKEY);
+	expect_submit_err("{\"kernel\":\"noop\",\"after\":[]}", FORQ_EDEPENDENCY);
+	expect_submit_err("{\"kernel\":\"noop\",\"after\":5}", FORQ_EDEPENDENCY);
+	expect_submit_err("{\"kernel\":\"noop\",\"after\":[0]}", FORQ_EDEPENDENCY);
+	expect_submit_err("{\"kernel\":\"noop\",\"after\":[1.5]}", FORQ_EDEPENDENCY);
+	expect_submit_err("{\"kernel\":\"noop\",\"after\":[\"\"]}", FORQ_EDEPENDENCY);
+	expect_submit_err("{\"kernel\":\"noop\",\"after\":[1,null]}", FORQ_EDEPENDENCY);
+	expect_submit_err("{\"kernel\":\"noop\",\"key\":\"me\",\"after\":[\"me\"]}",
+			  FORQ_EDEPENDENCY);
+	expect_submit_err("{\"tasks\":[{\"kernel\":\"noop\",\"key\":\"a\",\"after\":[\"c\"]},"
+			  "{\"kernel\":\"noop\",\"key\":\"b\",\"after\":[\"a\"]},"
+			  "{\"kernel\":\"noop\",\"key\":\"c\",\"after\":[\"b\"]}]}",
+			  FORQ_EDEPENDENCY);
+	expect_submit_err("{\"kernel\":\"noop\",\"after_any\":1}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"retry_delay\":-1}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"5-1\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"1-\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"-1-3\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"1-3:0\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"1-3:\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"1-3:2x\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"0-4294967296\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"0-20000000\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":5}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":{\"start\":1}}", FORQ_EBADFIELD);
+	/* arrays are not expanded to check the submission's size */
+	expect_submit_err("{\"tasks\":[{\"kernel\":\"noop\",\"array\":\"1-10000000\"},"
+			  "{\"kernel\":\"noop\",\"array\":\"1-2\"}]}", FORQ_ETOOLARGE);
+}
+
+/* An array range is the whole string: no trailing text, no signs. */
+static void
+test_submit_array_junk(void **state)
+{
+	(void)state;
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"1-3x\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"1-3-5\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"1-+3\"}", FORQ_EBADFIELD);
+	expect_submit_err("{\"kernel\":\"noop\",\"array\":\"+1-3\"}", FORQ_EBADFIELD);
+}
+
+static void
+test_parse_cancel(void **state)
+{
+	static const struct {
+		const char *json;
+		enum forq_err code;
+	} bad[] = {
+		{ "{}", FORQ_EMISSING },
+		{ "{\"ids\":[]}", FORQ_EBADFIELD },
+		{ "{\"ids\":5}", FORQ_EBADFIELD },
+		{ "{\"ids\":[0]}", FORQ_EBADFIELD },
+		{ "{\"ids\":[\"5-3\"]}", FORQ_EBADFIELD },
+		{ "{\"ids\":[\"0-3\"]}", FORQ_EBADFIELD },
+		{ "{\"ids\":[\"1-3x\"]}", FORQ_EBADFIELD },
+		{ "{\"ids\":[\"1-18446744073709551615\"]}", FORQ_EBADFIELD },
+		{ "{\"ids\":[1],\"state\":\"queued\"}", FORQ_EBADFIELD },
+		{ "{\"state\":\"done\"}", FORQ_EBADFIELD },
+		{ "{\"state\":1}", FORQ_EBADFIELD },
+	};
+	struct proto_cancel c;
+	struct proto_error err;
+	cJSON *j;
+
+	(void)state;
+	j = cJSON_Parse("{\"ids\":[1,\"3-5\",9]}");
+	assert_int_equal(proto_parse_cancel(j, &c, &err), 0);
+	assert_int_equal(c.n, 5);
+	assert_int_equal(c.ids[0], 1);
+	assert_int_equal(c.ids[1], 3);
+	assert_int_equal(c.ids[3], 5);
+	assert_int_equal(c.ids[4], 9);
+	free(c.ids);
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"state\":\"QUEUED\"}");
+	assert_int_equal(proto_parse_cancel(j, &c, &err), 0);
+	assert_null(c.ids);
+	assert_int_equal(c.which, 1);
+	cJSON_Delete(j);
+	j = cJSON_Parse("{\"state\":\"all\"}");
+	assert_int_equal(proto_parse_cancel(j, &c, &err), 0);
+	assert_int_equal(c.which, 3);
+	cJSON_Delete(j);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = cJSON_Parse(bad[i].json);
+		assert_non_null(j);
+		memset(&err, 0, sizeof(err));
+		if (proto_parse_cancel(j, &c, &err) != -1 || err.code != bad[i].code)
+			fail_msg("%s: got %s, want %s", bad[i].json, forq_err_code(err.code),
+				 forq_err_code(bad[i].code));
+		assert_null(c.ids);
+		cJSON_Delete(j);
+	}
+}
+
 /* ---- helpers of the verbs -------------------------------------------- */
 
 static void
@@ -575,6 +734,7 @@ test_reply_error(void **state)
 	(void)state;
 	for (unsigned e = 0; e < FORQ_ERR__COUNT; e++) {
 		struct proto_error err;
+		const char *code;
 		size_t len = 0;
 		char *line;
 		cJSON *j, *d;
@@ -583,13 +743,15 @@ test_reply_error(void **state)
 		proto_error_set(&err, (enum forq_err)e, "bad \"%s\"\nnext %u", "x", e);
 		line = proto_reply_error(&err, &len);
 		j = parse_reply(line, len);
-		assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "type")->valuestring, "ERROR");
+		assert_string_equal(cJSON_GetObjectItemCaseSensitive(j, "type")->valuestring,
+				    "ERROR");
 		d = cJSON_GetObjectItemCaseSensitive(j, "data");
 		assert_string_equal(cJSON_GetObjectItemCaseSensitive(d, "code")->valuestring,
 				    forq_err_code((enum forq_err)e));
 		assert_string_equal(cJSON_GetObjectItemCaseSensitive(d, "message")->valuestring,
 				    err.msg);
-		assert_int_equal(forq_err_from_code(cJSON_GetObjectItemCaseSensitive(d, "code")->valuestring), e);
+		code = cJSON_GetObjectItemCaseSensitive(d, "code")->valuestring;
+		assert_int_equal(forq_err_from_code(code), e);
 		cJSON_Delete(j);
 		free(line);
 	}
@@ -634,6 +796,9 @@ main(void)
 		cmocka_unit_test(test_submit_timeout),
 		cmocka_unit_test(test_submit_kernel_and_command),
 		cmocka_unit_test(test_submit_name),
+		cmocka_unit_test(test_submit_extras),
+		cmocka_unit_test(test_submit_array_junk),
+		cmocka_unit_test(test_parse_cancel),
 		cmocka_unit_test(test_get_id),
 		cmocka_unit_test(test_get_duration),
 		cmocka_unit_test(test_reply_ok),

@@ -1,7 +1,8 @@
 /*
  * test_shm — the shared segment: refused sizes, the layout (every ring
  * initialised, 64-byte aligned, inside the segment and not overlapping;
- * worker blocks zeroed), attaching by name read-write and read-only from
+ * cancel marks all "no mark"; effective priorities unaged; worker blocks
+ * zeroed), attaching by name read-write and read-only from
  * this and another process, refusals (no such name, another magic or
  * version, a short or resized object), mode 0600, a stale segment
  * replaced, unlink on destroy, and the slot packing of a task.
@@ -141,11 +142,32 @@ test_layout(void **state)
 			assert_ptr_equal(shm_ring(&s, p), (char *)h + h->ring_off[p]);
 			assert_true(ring_payload_max(shm_ring(&s, p)) >= 48);
 		}
-		check_ring(&s, shm_comp_ring(&s), comp_cap, SHM_COMP_SLOT, h->comp_off, h->wblock_off);
+		check_ring(&s, shm_comp_ring(&s), comp_cap, SHM_COMP_SLOT, h->comp_off,
+			   h->cancel_off);
 		assert_true(ring_payload_max(shm_comp_ring(&s)) >= sizeof(struct shm_comp));
+		/* cancel marks: one u64 per ring position, none set (a mark
+		 * equal to the position means "cancelled"; UINT64_MAX never is) */
+		assert_int_equal(h->cancel_off % 64, 0);
+		assert_true(h->cancel_off + (uint64_t)SHM_NPRIO * cap * 8 <= h->wblock_off);
+		for (unsigned p = 0; p < SHM_NPRIO; p++) {
+			for (uint64_t pos = 0; pos < cap; pos++) {
+				_Atomic uint64_t *m = shm_cancel_mark(&s, p, pos);
+
+				assert_ptr_equal(m, (char *)h + h->cancel_off +
+						    (p * cap + pos) * 8);
+				assert_true(atomic_load(m) == UINT64_MAX);
+			}
+			/* positions wrap onto the same marks */
+			assert_ptr_equal(shm_cancel_mark(&s, p, cap + 1),
+					 shm_cancel_mark(&s, p, 1));
+			/* no aging yet: each ring at its own level */
+			assert_int_equal(atomic_load(&h->eff_prio[p]), p + SHM_EFF_BIAS);
+		}
+		assert_int_equal(h->aging_ns, 0);
 		/* worker blocks: aligned, inside, all zero (WSTATE_EMPTY) */
 		assert_int_equal(h->wblock_off % 64, 0);
-		assert_true(h->wblock_off + (uint64_t)h->max_workers * sizeof(struct wblock) <= h->size);
+		assert_true(h->wblock_off + (uint64_t)h->max_workers * sizeof(struct wblock) <=
+			    h->size);
 		for (unsigned w = 0; w < h->max_workers; w++) {
 			struct wblock *wb = shm_wblock(&s, w);
 
@@ -333,9 +355,10 @@ test_task_pack(void **state)
 		.attempt = 0xa0b0c0d0u,
 		.kernel = 0xbeef,
 		.prio = 9,
-		.inl = 1,
+		.flags = SHM_T_INLINE | SHM_T_ARRAY,
 		.timeout_ms = 0xfffffffeu,
-		.blob_len = 24,
+		.blob_len = SHM_INLINE_BLOB,
+		.array_index = 0x11223344u,
 	}, u;
 	unsigned char buf[48], buf2[48];
 
@@ -350,9 +373,11 @@ test_task_pack(void **state)
 	assert_int_equal(u.attempt, t.attempt);
 	assert_int_equal(u.kernel, t.kernel);
 	assert_int_equal(u.prio, t.prio);
-	assert_int_equal(u.inl, t.inl);
+	assert_int_equal(u.flags, t.flags);
 	assert_int_equal(u.timeout_ms, t.timeout_ms);
 	assert_int_equal(u.blob_len, t.blob_len);
+	assert_int_equal(u.array_index, t.array_index);
+	assert_int_equal(u.reserved, 0);
 	assert_memory_equal(u.blob, t.blob, SHM_INLINE_BLOB);
 	/* fixed little-endian layout, not the struct's memory */
 	assert_int_equal(buf[0], 0x08);
@@ -360,10 +385,14 @@ test_task_pack(void **state)
 	assert_int_equal(buf[8], 0xd0);
 	assert_int_equal(buf[12], 0xef);
 	assert_int_equal(buf[14], 9);
-	assert_int_equal(buf[15], 1);
+	assert_int_equal(buf[15], SHM_T_INLINE | SHM_T_ARRAY);
 	assert_int_equal(buf[16], 0xfe);
-	assert_int_equal(buf[20], 24);
-	assert_int_equal(buf[24], 0xf0);
+	assert_int_equal(buf[20], SHM_INLINE_BLOB);
+	assert_int_equal(buf[24], 0x44);
+	assert_int_equal(buf[27], 0x11);
+	assert_true(all_zero(buf + 28, 4));	/* reserved */
+	assert_int_equal(buf[48 - SHM_INLINE_BLOB], 0xf0);
+	assert_int_equal(buf[47], 0xf0 ^ (SHM_INLINE_BLOB - 1));
 	/* pack(unpack(x)) == x */
 	shm_task_pack(&u, buf2);
 	assert_memory_equal(buf, buf2, sizeof(buf));
@@ -372,7 +401,7 @@ test_task_pack(void **state)
 	shm_task_pack(&t, buf);
 	assert_true(all_zero(buf, sizeof(buf)));
 	shm_task_unpack(buf, &u);
-	assert_true(u.id == 0 && u.attempt == 0 && u.blob_len == 0 && u.inl == 0);
+	assert_true(u.id == 0 && u.attempt == 0 && u.blob_len == 0 && u.flags == 0);
 }
 
 int

@@ -4,7 +4,8 @@
  * the packed record: a round trip of every field and variable part, the
  * documented big-endian offsets, and every malformed input task_unpack
  * must refuse (empty, unknown version, each truncated prefix, trailing
- * bytes, overflowing lengths, RUNNING or unknown state, priority > 9).
+ * bytes, overflowing lengths, too many dependencies, RUNNING or unknown
+ * state, priority > 9); and the attempt records the same way.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,13 @@
 
 /* ---- helpers --------------------------------------------------------- */
 
+/* Three dependency ids, big-endian as the record holds them. */
+static const unsigned char deps3[24] = {
+	0, 0, 0, 0, 0, 0, 0, 1,
+	0, 0, 0, 0, 0, 0, 1, 0,
+	0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x88,
+};
+
 /* A record with every fixed field distinct and non-zero. */
 static struct task_rec
 full_rec(const char *reason, const char *name, const unsigned char *blob, uint32_t blob_len,
@@ -28,7 +36,7 @@ full_rec(const char *reason, const char *name, const unsigned char *blob, uint32
 	struct task_rec r = {
 		.state = TASK_FAILED,
 		.prio = 9,
-		.flags = 0,
+		.flags = TASK_F_ARRAY | TASK_F_AFTER_ANY,
 		.kernel = 0xbeef,
 		.attempts = 0x1234,
 		.retries = 0x0102,
@@ -43,6 +51,8 @@ full_rec(const char *reason, const char *name, const unsigned char *blob, uint32
 		.user_us = 0xa1a2a3a4a5a6a7a8ull,
 		.sys_us = 42,
 		.maxrss_kb = UINT64_MAX,
+		.array_index = 0x89abcdefu,
+		.retry_delay_ms = 0x01020304u,
 	};
 
 	r.reason = reason;
@@ -96,6 +106,11 @@ assert_same_rec(const struct task_rec *a, const struct task_rec *b)
 	assert_true(a->user_us == b->user_us);
 	assert_true(a->sys_us == b->sys_us);
 	assert_true(a->maxrss_kb == b->maxrss_kb);
+	assert_int_equal(a->array_index, b->array_index);
+	assert_int_equal(a->retry_delay_ms, b->retry_delay_ms);
+	assert_int_equal(a->ndeps, b->ndeps);
+	assert_same_var(a->deps, (size_t)a->ndeps * 8, b->deps, (size_t)b->ndeps * 8);
+	assert_same_var(a->key, a->key_len, b->key, b->key_len);
 	assert_same_var(a->reason, a->reason_len, b->reason, b->reason_len);
 	assert_same_var(a->name, a->name_len, b->name, b->name_len);
 	assert_same_var(a->blob, a->blob_len, b->blob, b->blob_len);
@@ -204,7 +219,7 @@ static void
 test_roundtrip_full(void **state)
 {
 	static const unsigned char blob[] = { 0, 1, 2, 0xff, 0, 0x80 };
-	char name[TASK_NAME_MAX + 1], reason[TASK_REASON_MAX + 1];
+	char name[TASK_NAME_MAX + 1], reason[TASK_REASON_MAX + 1], key[TASK_KEY_MAX + 1];
 	struct task_rec r, u;
 	unsigned char *buf;
 	size_t n;
@@ -214,37 +229,58 @@ test_roundtrip_full(void **state)
 	name[TASK_NAME_MAX] = '\0';
 	memset(reason, 'r', TASK_REASON_MAX);
 	reason[TASK_REASON_MAX] = '\0';
+	memset(key, 'k', TASK_KEY_MAX);
+	key[TASK_KEY_MAX] = '\0';
 	r = full_rec(reason, name, blob, sizeof(blob), "{\"x\":[1,2,3]}");
+	r.key = key;
+	r.key_len = TASK_KEY_MAX;
+	r.deps = deps3;
+	r.ndeps = 3;
 	buf = pack(&r, &n);
-	assert_int_equal(n, TASK_REC_FIXED + TASK_REASON_MAX + TASK_NAME_MAX + sizeof(blob) + 13);
+	assert_int_equal(n, TASK_REC_FIXED + TASK_REASON_MAX + TASK_NAME_MAX + TASK_KEY_MAX + 24 +
+			    sizeof(blob) + 13);
 	assert_int_equal(task_unpack(buf, n, &u), 0);
 	assert_same_rec(&r, &u);
-	/* The pointers borrow from the buffer, in the documented order. */
+	assert_true(task_dep(&u, 0) == 1);
+	assert_true(task_dep(&u, 1) == 256);
+	assert_true(task_dep(&u, 2) == 0xffeeddccbbaa9988ull);
+	/* The pointers borrow from the buffer, in the documented order:
+	 * reason, name, key, dependency ids, blob, result. */
 	assert_ptr_equal(u.reason, (const char *)buf + TASK_REC_FIXED);
 	assert_ptr_equal(u.name, u.reason + u.reason_len);
-	assert_ptr_equal(u.blob, (const unsigned char *)u.name + u.name_len);
+	assert_ptr_equal(u.key, u.name + u.name_len);
+	assert_ptr_equal(u.deps, (const unsigned char *)u.key + u.key_len);
+	assert_ptr_equal(u.blob, u.deps + 24);
 	assert_ptr_equal(u.result, (const char *)u.blob + u.blob_len);
-	/* The documented big-endian layout, a few fields by hand. */
+	assert_ptr_equal(u.result + u.result_len, (const char *)buf + n);
+	/* The documented big-endian layout, field by field. */
 	assert_int_equal(buf[0], TASK_REC_VERSION);
 	assert_int_equal(buf[1], TASK_FAILED);
 	assert_int_equal(buf[2], 9);
-	assert_int_equal(buf[4], 0xbe);
-	assert_int_equal(buf[5], 0xef);
-	assert_int_equal(buf[6], 0x12);
-	assert_int_equal(buf[7], 0x34);
-	assert_int_equal(buf[10], 0);
-	assert_int_equal(buf[11], TASK_NAME_MAX);
-	assert_int_equal(buf[15], sizeof(blob));
-	assert_int_equal(buf[20], 0xff);	/* exit code -2 */
-	assert_int_equal(buf[23], 0xfe);
-	assert_int_equal(buf[28], 0xfe);	/* timeout 0xfedcba98 */
-	assert_int_equal(buf[31], 0x98);
-	assert_int_equal(buf[32], 0x01);	/* submitted */
-	assert_int_equal(buf[39], 0x08);
-	assert_int_equal(buf[88], TASK_REASON_MAX);
+	assert_int_equal(buf[3], TASK_F_ARRAY | TASK_F_AFTER_ANY);
+	assert_int_equal(task_get_be(buf + 4, 2), 0xbeef);
+	assert_int_equal(task_get_be(buf + 6, 2), 0x1234);
+	assert_int_equal(task_get_be(buf + 8, 2), 0x0102);
+	assert_int_equal(task_get_be(buf + 10, 2), TASK_NAME_MAX);
+	assert_int_equal(task_get_be(buf + 12, 4), sizeof(blob));
+	assert_int_equal(task_get_be(buf + 16, 4), 13);
+	assert_int_equal(task_get_be(buf + 20, 4), 0xfffffffe);	/* exit code -2 */
+	assert_int_equal(task_get_be(buf + 24, 4), 9);
+	assert_int_equal(task_get_be(buf + 28, 4), 0xfedcba98);
+	assert_true(task_get_be(buf + 32, 8) == r.submit_ns);
+	assert_int_equal(buf[32], 0x01);			/* most significant first */
+	assert_true(task_get_be(buf + 40, 8) == r.start_ns);
 	assert_true(task_get_be(buf + 48, 8) == r.end_ns);
+	assert_int_equal(task_get_be(buf + 56, 4), 0xffffffff);	/* worker -1 */
+	assert_int_equal(task_get_be(buf + 60, 4), 0x7ffffffe);
 	assert_true(task_get_be(buf + 64, 8) == r.user_us);
+	assert_true(task_get_be(buf + 72, 8) == 42);
 	assert_true(task_get_be(buf + 80, 8) == UINT64_MAX);
+	assert_int_equal(task_get_be(buf + 88, 4), 0x89abcdef);
+	assert_int_equal(task_get_be(buf + 92, 4), 0x01020304);
+	assert_int_equal(task_get_be(buf + 96, 4), 3);
+	assert_int_equal(buf[100], TASK_KEY_MAX);
+	assert_int_equal(buf[101], TASK_REASON_MAX);
 	free(buf);
 }
 
@@ -253,17 +289,20 @@ test_roundtrip_variants(void **state)
 {
 	static const unsigned char blob[] = { 7, 0, 7 };
 	struct {
-		const char *reason, *name, *result;
+		const char *reason, *name, *key, *result;
+		uint32_t ndeps;
 		const unsigned char *blob;
 		uint32_t blob_len;
 	} cases[] = {
-		{ NULL, NULL, NULL, NULL, 0 },			/* all empty */
-		{ "worker_lost", NULL, NULL, NULL, 0 },
-		{ NULL, "job", NULL, NULL, 0 },
-		{ NULL, NULL, NULL, blob, sizeof(blob) },
-		{ NULL, NULL, "{}", NULL, 0 },
-		{ "r", NULL, "[]", blob, 1 },
-		{ NULL, "n", NULL, blob, sizeof(blob) },
+		{ NULL, NULL, NULL, NULL, 0, NULL, 0 },			/* all empty */
+		{ "worker_lost", NULL, NULL, NULL, 0, NULL, 0 },
+		{ NULL, "job", NULL, NULL, 0, NULL, 0 },
+		{ NULL, NULL, "k1", NULL, 0, NULL, 0 },
+		{ NULL, NULL, NULL, NULL, 1, NULL, 0 },
+		{ NULL, NULL, NULL, NULL, 0, blob, sizeof(blob) },
+		{ NULL, NULL, NULL, "{}", 0, NULL, 0 },
+		{ "r", NULL, NULL, "[]", 2, blob, 1 },
+		{ NULL, "n", "key", NULL, 3, blob, sizeof(blob) },
 	};
 
 	(void)state;
@@ -273,8 +312,13 @@ test_roundtrip_variants(void **state)
 		unsigned char *buf;
 		size_t n;
 
+		r.key = cases[i].key;
+		r.key_len = (uint8_t)(cases[i].key ? strlen(cases[i].key) : 0);
+		r.deps = cases[i].ndeps ? deps3 : NULL;
+		r.ndeps = cases[i].ndeps;
 		r.state = (uint8_t)(i % 2 ? TASK_QUEUED : TASK_CANCELLED);
 		r.prio = (uint8_t)i;
+		r.flags = (uint8_t)(i % 3);
 		buf = pack(&r, &n);
 		assert_int_equal(task_unpack(buf, n, &u), 0);
 		assert_same_rec(&r, &u);
@@ -323,6 +367,10 @@ test_unpack_refuses(void **state)
 	size_t n;
 
 	(void)state;
+	r.key = "key";
+	r.key_len = 3;
+	r.deps = deps3;
+	r.ndeps = 3;
 	buf = pack(&r, &n);
 
 	/* empty */
@@ -380,12 +428,26 @@ test_unpack_refuses(void **state)
 		task_put_be(buf + 10, TASK_NAME_MAX + 1, 2);
 		assert_int_equal(task_unpack(buf, n, &u), -EBADMSG);
 		task_put_be(buf + 10, 4, 2);
-		buf[88] = 0xff;					/* reason length */
+		buf[101] = 0xff;				/* reason length */
 		assert_int_equal(task_unpack(buf, n, &u), -EBADMSG);
-		buf[88] = TASK_REASON_MAX + 1;
+		buf[101] = TASK_REASON_MAX + 1;
 		assert_int_equal(task_unpack(buf, n, &u), -EBADMSG);
-		buf[88] = 3;
+		buf[101] = 3;
+		buf[100] = 0xff;				/* key length */
+		assert_int_equal(task_unpack(buf, n, &u), -EBADMSG);
+		buf[100] = 3;
+		/* dependencies: times 8 overflows u32 */
+		task_put_be(buf + 96, UINT32_MAX, 4);
+		assert_int_equal(task_unpack(buf, n, &u), -EBADMSG);
+		task_put_be(buf + 96, 0x20000000u, 4);		/* * 8 wraps to 0 in u32 */
+		assert_int_equal(task_unpack(buf, n, &u), -EBADMSG);
+		task_put_be(buf + 96, TASK_DEPS_MAX + 1, 4);
+		assert_int_equal(task_unpack(buf, n, &u), -EBADMSG);
+		task_put_be(buf + 96, 4, 4);
+		assert_int_equal(task_unpack(buf, n, &u), -EBADMSG);
+		task_put_be(buf + 96, 3, 4);
 		assert_int_equal(task_unpack(buf, n, &u), 0);
+		assert_same_rec(&r, &u);
 	}
 	/* state RUNNING (never stored) or out of range */
 	buf[1] = TASK_RUNNING;
@@ -408,6 +470,97 @@ test_unpack_refuses(void **state)
 	free(buf);
 }
 
+/* ---- attempt records ------------------------------------------------- */
+
+static void
+test_attempt_roundtrip(void **state)
+{
+	struct task_attempt a = {
+		.outcome = TASK_TIMEOUT,
+		.worker = -1,
+		.cpu = 0x12345678,
+		.exit_code = -3,
+		.term_signal = 9,
+		.start_ns = 0x0102030405060708ull,
+		.end_ns = UINT64_MAX,
+	}, b;
+	unsigned char buf[TASK_ATT_FIXED + TASK_REASON_MAX];
+	size_t n;
+
+	(void)state;
+	for (int len = 0; len <= (int)TASK_REASON_MAX; len += 21) {
+		memset(a.reason, 0, sizeof(a.reason));
+		memset(a.reason, 'a' + len % 26, (size_t)len);
+		a.reason_len = (uint8_t)len;
+		n = task_attempt_pack(&a, buf);
+		assert_int_equal(n, TASK_ATT_FIXED + (size_t)len);
+		memset(&b, 0x55, sizeof(b));
+		assert_int_equal(task_attempt_unpack(buf, n, &b), 0);
+		assert_int_equal(b.outcome, a.outcome);
+		assert_int_equal(b.worker, a.worker);
+		assert_int_equal(b.cpu, a.cpu);
+		assert_int_equal(b.exit_code, a.exit_code);
+		assert_int_equal(b.term_signal, a.term_signal);
+		assert_true(b.start_ns == a.start_ns);
+		assert_true(b.end_ns == a.end_ns);
+		assert_int_equal(b.reason_len, len);
+		assert_string_equal(b.reason, a.reason);	/* NUL-terminated */
+	}
+	/* the documented layout */
+	assert_int_equal(buf[0], 1);
+	assert_int_equal(buf[1], TASK_TIMEOUT);
+	assert_int_equal(task_get_be(buf + 2, 2), 0xffff);
+	assert_int_equal(task_get_be(buf + 4, 4), 0x12345678);
+	assert_int_equal(task_get_be(buf + 12, 4), 9);
+	assert_true(task_get_be(buf + 16, 8) == a.start_ns);
+	assert_int_equal(buf[32], a.reason_len);
+	/* "retried" is recorded as QUEUED */
+	a.outcome = TASK_QUEUED;
+	a.reason_len = 0;
+	n = task_attempt_pack(&a, buf);
+	assert_int_equal(task_attempt_unpack(buf, n, &b), 0);
+	assert_int_equal(b.outcome, TASK_QUEUED);
+	assert_string_equal(b.reason, "");
+}
+
+static void
+test_attempt_refuses(void **state)
+{
+	struct task_attempt a = { .outcome = TASK_DONE, .worker = 3, .cpu = 1, .reason_len = 5 }, b;
+	unsigned char buf[TASK_ATT_FIXED + TASK_REASON_MAX + 1];
+	size_t n;
+
+	(void)state;
+	memcpy(a.reason, "hello", 6);
+	n = task_attempt_pack(&a, buf);
+	assert_int_equal(task_attempt_unpack(buf, 0, &b), -EBADMSG);
+	for (size_t len = 1; len < n; len++) {
+		unsigned char *p = malloc(len);
+
+		assert_non_null(p);
+		memcpy(p, buf, len);
+		if (task_attempt_unpack(p, len, &b) != -EBADMSG)
+			fail_msg("attempt prefix of %zu of %zu bytes not refused", len, n);
+		free(p);
+	}
+	buf[n] = 0;
+	assert_int_equal(task_attempt_unpack(buf, n + 1, &b), -EBADMSG);
+	buf[0] = 2;
+	assert_int_equal(task_attempt_unpack(buf, n, &b), -EPROTO);
+	buf[0] = 0;
+	assert_int_equal(task_attempt_unpack(buf, n, &b), -EPROTO);
+	buf[0] = 1;
+	buf[1] = TASK_STATE__COUNT;
+	assert_int_equal(task_attempt_unpack(buf, n, &b), -EBADMSG);
+	buf[1] = TASK_DONE;
+	buf[32] = TASK_REASON_MAX + 1;
+	assert_int_equal(task_attempt_unpack(buf, TASK_ATT_FIXED + TASK_REASON_MAX + 1, &b),
+			 -EBADMSG);
+	buf[32] = 5;
+	assert_int_equal(task_attempt_unpack(buf, n, &b), 0);
+	assert_string_equal(b.reason, "hello");
+}
+
 int
 main(void)
 {
@@ -419,6 +572,8 @@ main(void)
 		cmocka_unit_test(test_roundtrip_variants),
 		cmocka_unit_test(test_be_helpers),
 		cmocka_unit_test(test_unpack_refuses),
+		cmocka_unit_test(test_attempt_roundtrip),
+		cmocka_unit_test(test_attempt_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

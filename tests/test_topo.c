@@ -89,8 +89,8 @@ test_default_one_per_core(void **state)
 			hwloc_bitmap_t b = parse_list(slots[j].cpus);
 
 			if (hwloc_bitmap_intersects(a, b))
-				fail_msg("slots %u (%s) and %u (%s) share cpus", i, slots[i].cpus, j,
-					 slots[j].cpus);
+				fail_msg("slots %u (%s) and %u (%s) share cpus", i,
+					 slots[i].cpus, j, slots[j].cpus);
 			assert_int_not_equal(slots[i].core, slots[j].core);
 			hwloc_bitmap_free(b);
 		}
@@ -147,7 +147,8 @@ test_cpulist(void **state)
 	for (int c = 0; c < CPU_SETSIZE; c++) {
 		if (!CPU_ISSET(c, &set))
 			continue;
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d", list[0] ? "," : "", c);
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%d",
+			 list[0] ? "," : "", c);
 	}
 	assert_int_equal(topo_select(0, list, &slots, &n, err, sizeof(err)), 0);
 	assert_int_equal(n, CPU_COUNT(&set));

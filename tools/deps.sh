@@ -2,7 +2,7 @@
 # Install the Debian packages forq needs, when missing.  As root it runs
 # apt-get itself; otherwise it prints the exact line to run and fails.
 set -u
-need="build-essential pkg-config liblmdb-dev libcjson-dev libhwloc-dev libcmocka-dev mandoc procps jq"
+need="build-essential pkg-config liblmdb-dev libcjson-dev libhwloc-dev libcmocka-dev mandoc procps jq libopenblas-dev liblapacke-dev libssl-dev zlib1g-dev"
 missing=""
 for p in $need; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -5,7 +5,7 @@
  * The table generates the enum (forq_err), the wire `code` strings carried in
  * {"type":"ERROR","data":{"code":..,"message":..}}, the default messages and
  * the CLI's exit status.  Codes are part of the users' contract: never
- * renumber or rename one; add rows at the end.  tests/test_proto.c fails
+ * renumber or rename one; add rows at the end.  tests/test_errors.c fails
  * when a code is missing from man/forq-protocol.7.
  *
  * CLI exit statuses (forq(1), EXIT STATUS):
