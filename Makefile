@@ -113,9 +113,13 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/man/man7 $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
 	for m in $(MANS); do s=$${m##*.}; install -m 644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	# the kernel ABI, for building plug-ins (forq-kernels(7))
+	install -d $(DESTDIR)$(PREFIX)/include/forq
+	install -m 644 include/forq/kernel.h $(DESTDIR)$(PREFIX)/include/forq/
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/forqd $(DESTDIR)$(PREFIX)/bin/forq
+	rm -f $(DESTDIR)$(PREFIX)/include/forq/kernel.h
 	for m in $(MANS); do s=$${m##*.}; rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$${m#man/}; done
 
 clean:

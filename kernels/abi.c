@@ -133,7 +133,8 @@ abi_type_ok(int t)
 static bool
 abi_is_string_type(int t)
 {
-	return t == FORQ_ARG_STR || t == FORQ_ARG_ENUM || t == FORQ_ARG_PATH || t == FORQ_ARG_OUTPATH;
+	return t == FORQ_ARG_STR || t == FORQ_ARG_ENUM || t == FORQ_ARG_PATH ||
+	       t == FORQ_ARG_OUTPATH;
 }
 
 static bool
@@ -245,13 +246,15 @@ abi_bad_number(const struct forq_arg_spec *s, bool integer, bool list, char *err
 
 	if (list) {
 		if (abi_has_range(s))
-			snprintf(err, errlen, "%s: must be an array of 1 to %u numbers from %.15g to %.15g",
+			snprintf(err, errlen,
+				 "%s: must be an array of 1 to %u numbers from %.15g to %.15g",
 				 s->name, FORQ_NUMS_MAX, s->min, s->max);
 		else
 			snprintf(err, errlen, "%s: must be an array of 1 to %u numbers", s->name,
 				 FORQ_NUMS_MAX);
 	} else if (abi_has_range(s)) {
-		snprintf(err, errlen, "%s: must be %s from %.15g to %.15g", s->name, what, s->min, s->max);
+		snprintf(err, errlen, "%s: must be %s from %.15g to %.15g", s->name, what, s->min,
+			 s->max);
 	} else {
 		snprintf(err, errlen, "%s: must be %s", s->name, what);
 	}
@@ -264,8 +267,9 @@ abi_check_path(const struct forq_arg_spec *s, const char *p, char *err, size_t e
 	struct stat st;
 
 	if (p[0] != '/') {
-		snprintf(err, errlen, "%s: must be an absolute path (starting with /), not \"%.80s\"",
-			 s->name, p);
+		snprintf(err, errlen,
+			 "%s: must be an absolute path (starting with /), not \"%.80s\"", s->name,
+			 p);
 		return -EINVAL;
 	}
 	if (s->type == FORQ_ARG_PATH) {
@@ -278,7 +282,8 @@ abi_check_path(const struct forq_arg_spec *s, const char *p, char *err, size_t e
 			return -EINVAL;
 		}
 		if (faccessat(AT_FDCWD, p, R_OK, AT_EACCESS) < 0) {
-			snprintf(err, errlen, "%s: %.100s: not readable (%s)", s->name, p, strerror(errno));
+			snprintf(err, errlen, "%s: %.100s: not readable (%s)", s->name, p,
+				 strerror(errno));
 			return -EINVAL;
 		}
 		return 0;
@@ -290,7 +295,8 @@ abi_check_path(const struct forq_arg_spec *s, const char *p, char *err, size_t e
 		size_t dl = (size_t)(slash - p);
 
 		if (slash[1] == '\0') {
-			snprintf(err, errlen, "%s: %.100s: names a directory, not a file", s->name, p);
+			snprintf(err, errlen, "%s: %.100s: names a directory, not a file", s->name,
+				 p);
 			return -EINVAL;
 		}
 		if (dl == 0)
@@ -302,8 +308,8 @@ abi_check_path(const struct forq_arg_spec *s, const char *p, char *err, size_t e
 			return -EINVAL;
 		}
 		if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
-			snprintf(err, errlen, "%s: directory %.100s is not writable (%s)", s->name, dir,
-				 strerror(errno));
+			snprintf(err, errlen, "%s: directory %.100s is not writable (%s)", s->name,
+				 dir, strerror(errno));
 			return -EINVAL;
 		}
 		if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -375,8 +381,8 @@ abi_check_value(const struct forq_arg_spec *s, const cJSON *j, bool fs, char *er
 		return -EINVAL;
 	}
 	if (len < abi_str_min(s) || len > abi_str_max(s)) {
-		snprintf(err, errlen, "%s: must be a string of %zu to %zu bytes", s->name, abi_str_min(s),
-			 abi_str_max(s));
+		snprintf(err, errlen, "%s: must be a string of %zu to %zu bytes", s->name,
+			 abi_str_min(s), abi_str_max(s));
 		return -EINVAL;
 	}
 	if (s->type == FORQ_ARG_STR)
@@ -597,7 +603,8 @@ abi_unpack(const struct forq_arg_spec *spec, const void *blob, size_t len, bool 
 			if (!abi_get_u64(&r, &u))
 				goto out_bad;
 			v->i = (int64_t)u;
-			if (!(fabs((double)v->i) <= ABI_INT_LIMIT) || !abi_in_range(s, (double)v->i))
+			if (!(fabs((double)v->i) <= ABI_INT_LIMIT) ||
+			    !abi_in_range(s, (double)v->i))
 				goto out_bad;
 			break;
 		case FORQ_ARG_NUM:
@@ -618,7 +625,8 @@ abi_unpack(const struct forq_arg_spec *spec, const void *blob, size_t len, bool 
 			pool += (8 - (uintptr_t)pool % 8) % 8;
 			dst = (double *)(void *)pool;
 			for (uint32_t k = 0; k < cnt; k++)
-				if (!abi_get_f64(&r, &dst[k]) || !isfinite(dst[k]) || !abi_in_range(s, dst[k]))
+				if (!abi_get_f64(&r, &dst[k]) || !isfinite(dst[k]) ||
+				    !abi_in_range(s, dst[k]))
 					goto out_bad;
 			v->nums = dst;
 			v->count = cnt;
@@ -629,13 +637,15 @@ abi_unpack(const struct forq_arg_spec *spec, const void *blob, size_t len, bool 
 			char *dst = (char *)pool;
 
 			if (!abi_get_u32(&r, &cnt) || cnt > r.left || cnt < abi_str_min(s) ||
-			    cnt > abi_str_max(s) || !abi_get(&r, dst, cnt) || memchr(dst, '\0', cnt))
+			    cnt > abi_str_max(s) || !abi_get(&r, dst, cnt) ||
+			    memchr(dst, '\0', cnt))
 				goto out_bad;
 			dst[cnt] = '\0';
 			v->s = dst;
 			v->count = cnt;
 			pool += cnt + 1;
-			if ((s->type == FORQ_ARG_PATH || s->type == FORQ_ARG_OUTPATH) && dst[0] != '/')
+			if ((s->type == FORQ_ARG_PATH || s->type == FORQ_ARG_OUTPATH) &&
+			    dst[0] != '/')
 				goto out_bad;
 			if (s->type == FORQ_ARG_ENUM) {
 				unsigned k;
@@ -665,6 +675,8 @@ abi_prepare(const struct forq_kernel *fk, const cJSON *args, struct kbuf *out, c
 {
 	const struct forq_arg_spec *spec = fk->args;
 	unsigned n = abi_nspec(spec);
+	/* given[i]: spec i's value, borrowed from @args or owned by defs[i];
+	 * used only within this call */
 	const cJSON *given[ABI_ARGS_MAX] = { NULL };
 	cJSON *defs[ABI_ARGS_MAX] = { NULL };
 	struct abi_buf b = { NULL, 0, 0, false };
@@ -699,10 +711,12 @@ abi_prepare(const struct forq_kernel *fk, const cJSON *args, struct kbuf *out, c
 
 				abi_join(list, sizeof list, NULL, spec);
 				if (n)
-					snprintf(err, errlen, "unknown field \"%.40s\" (%s takes %s)", name,
+					snprintf(err, errlen,
+						 "unknown field \"%.40s\" (%s takes %s)", name,
 						 fk->name, list);
 				else
-					snprintf(err, errlen, "unknown field \"%.40s\" (%s takes no arguments)",
+					snprintf(err, errlen,
+						 "unknown field \"%.40s\" (%s takes no arguments)",
 						 name, fk->name);
 				return -EINVAL;
 			}
@@ -717,7 +731,8 @@ abi_prepare(const struct forq_kernel *fk, const cJSON *args, struct kbuf *out, c
 		const struct forq_arg_spec *s = &spec[i];
 
 		if (given[i] == NULL && s->required) {
-			snprintf(err, errlen, "%s: required (%s)", s->name, s->help ? s->help : abi_type_names[s->type]);
+			snprintf(err, errlen, "%s: required (%s)", s->name,
+				 s->help ? s->help : abi_type_names[s->type]);
 			rc = -EINVAL;
 			goto out;
 		}
@@ -754,14 +769,16 @@ abi_prepare(const struct forq_kernel *fk, const cJSON *args, struct kbuf *out, c
 	}
 	if (b.len > KBLOB_MAX) {
 		rc = -EINVAL;
-		snprintf(err, errlen, "arguments compile to %zu bytes, more than %u", b.len, KBLOB_MAX);
+		snprintf(err, errlen, "arguments compile to %zu bytes, more than %u", b.len,
+			 KBLOB_MAX);
 		goto out;
 	}
 	/* Through the worker's decoder once, and validate() sees its output. */
 	a = abi_unpack(spec, b.p, b.len, &nomem);
 	if (a == NULL) {
 		rc = nomem ? -ENOMEM : -EINVAL;
-		snprintf(err, errlen, nomem ? "out of memory" : "internal error: blob does not decode");
+		snprintf(err, errlen,
+			 nomem ? "out of memory" : "internal error: blob does not decode");
 		goto out;
 	}
 	if (fk->validate != NULL && fk->validate(a, err, errlen) != 0) {
@@ -792,7 +809,8 @@ abi_val(const struct forq_args *a, const char *name, int type)
 	for (unsigned i = 0; i < a->n; i++) {
 		if (strcmp(a->spec[i].name, name) != 0)
 			continue;
-		if (type == FORQ_ARG_STR ? !abi_is_string_type((int)a->spec[i].type) : (int)a->spec[i].type != type)
+		if (type == FORQ_ARG_STR ? !abi_is_string_type((int)a->spec[i].type)
+					 : (int)a->spec[i].type != type)
 			return NULL;
 		return a->v[i].present ? &a->v[i] : NULL;
 	}
@@ -1012,7 +1030,7 @@ abi_set_result(struct forq_ctx *c, const char *text, size_t len)
 		return -EFBIG;
 	}
 	if (len + 1 > k->result_cap) {
-		char *np = realloc(k->result, len + 1);   /* result_max != 0 here: malloc'd or NULL */
+		char *np = realloc(k->result, len + 1); /* result_max != 0 here: malloc'd or NULL */
 
 		if (np == NULL)
 			return -ENOMEM;
@@ -1181,9 +1199,11 @@ abi_run(const struct forq_kernel *fk, struct kctx *k, const void *blob, size_t l
 		nftw(c.scratch, abi_rm, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
 	if (c.too_big) {
 		char msg[96];
-		size_t lim = k->result_max ? k->result_max : (k->result_cap ? k->result_cap - 1 : 0);
+		size_t lim =
+			k->result_max ? k->result_max : (k->result_cap ? k->result_cap - 1 : 0);
 
-		snprintf(msg, sizeof msg, "result exceeds the limit (%zu bytes JSON, %zu bytes raw)", lim,
+		snprintf(msg, sizeof msg,
+			 "result exceeds the limit (%zu bytes JSON, %zu bytes raw)", lim,
 			 k->bytes_max);
 		c.too_big = false;
 		k->result_len = 0;
@@ -1271,9 +1291,12 @@ abi_schema(const struct forq_kernel *fk)
 		ok = cJSON_AddStringToObject(o, "name", s->name) &&
 		     cJSON_AddStringToObject(o, "type", abi_type_names[s->type]) &&
 		     cJSON_AddBoolToObject(o, "required", s->required != 0);
-		if (ok && (s->type == FORQ_ARG_INT || s->type == FORQ_ARG_NUM || s->type == FORQ_ARG_NUMS) &&
+		if (ok &&
+		    (s->type == FORQ_ARG_INT || s->type == FORQ_ARG_NUM ||
+		     s->type == FORQ_ARG_NUMS) &&
 		    abi_has_range(s))
-			ok = cJSON_AddNumberToObject(o, "min", s->min) && cJSON_AddNumberToObject(o, "max", s->max);
+			ok = cJSON_AddNumberToObject(o, "min", s->min) &&
+			     cJSON_AddNumberToObject(o, "max", s->max);
 		if (ok && s->type == FORQ_ARG_STR)
 			ok = cJSON_AddNumberToObject(o, "min", (double)abi_str_min(s)) &&
 			     cJSON_AddNumberToObject(o, "max", (double)abi_str_max(s));
@@ -1312,31 +1335,38 @@ static bool
 abi_check_spec(const struct forq_kernel *fk, unsigned i, char *err, size_t errlen)
 {
 	const struct forq_arg_spec *s = &fk->args[i];
-	bool numeric = s->type == FORQ_ARG_INT || s->type == FORQ_ARG_NUM || s->type == FORQ_ARG_NUMS;
+	bool numeric =
+		s->type == FORQ_ARG_INT || s->type == FORQ_ARG_NUM || s->type == FORQ_ARG_NUMS;
 
 	if (!abi_name_ok(s->name)) {
-		snprintf(err, errlen, "kernel %s: argument %u: bad name (want [a-z][a-z0-9_]*, at most %u bytes)",
-			 fk->name, i, ABI_NAME_MAX);
+		snprintf(
+			err, errlen,
+			"kernel %s: argument %u: bad name (want [a-z][a-z0-9_]*, at most %u bytes)",
+			fk->name, i, ABI_NAME_MAX);
 		return false;
 	}
 	for (unsigned k = 0; k < i; k++)
 		if (strcmp(fk->args[k].name, s->name) == 0) {
-			snprintf(err, errlen, "kernel %s: argument %s declared twice", fk->name, s->name);
+			snprintf(err, errlen, "kernel %s: argument %s declared twice", fk->name,
+				 s->name);
 			return false;
 		}
 	if (!abi_type_ok((int)s->type)) {
-		snprintf(err, errlen, "kernel %s: argument %s: unknown type %d", fk->name, s->name, (int)s->type);
+		snprintf(err, errlen, "kernel %s: argument %s: unknown type %d", fk->name, s->name,
+			 (int)s->type);
 		return false;
 	}
 	if (s->required != 0 && s->required != 1) {
-		snprintf(err, errlen, "kernel %s: argument %s: required must be 0 or 1", fk->name, s->name);
+		snprintf(err, errlen, "kernel %s: argument %s: required must be 0 or 1", fk->name,
+			 s->name);
 		return false;
 	}
 	if (!isfinite(s->min) || !isfinite(s->max) || s->min > s->max ||
 	    (s->type == FORQ_ARG_INT && abi_has_range(s) &&
 	     (floor(s->min) != s->min || floor(s->max) != s->max || fabs(s->min) > ABI_INT_LIMIT ||
 	      fabs(s->max) > ABI_INT_LIMIT)) ||
-	    (s->type == FORQ_ARG_STR && (s->min < 0 || s->max > ABI_STR_MAX || (s->max > 0 && s->min > s->max))) ||
+	    (s->type == FORQ_ARG_STR &&
+	     (s->min < 0 || s->max > ABI_STR_MAX || (s->max > 0 && s->min > s->max))) ||
 	    (!numeric && s->type != FORQ_ARG_STR && abi_has_range(s))) {
 		snprintf(err, errlen, "kernel %s: argument %s: bad range", fk->name, s->name);
 		return false;
@@ -1348,12 +1378,15 @@ abi_check_spec(const struct forq_kernel *fk, unsigned i, char *err, size_t errle
 			if (s->choices[k][0] == '\0' || strlen(s->choices[k]) > 64)
 				break;
 		if (s->choices == NULL || k == 0 || s->choices[k] != NULL) {
-			snprintf(err, errlen, "kernel %s: argument %s: enum needs 1 or more choices of 1 to 64 bytes",
+			snprintf(err, errlen,
+				 "kernel %s: argument %s: enum needs 1 or more choices of 1 to 64 "
+				 "bytes",
 				 fk->name, s->name);
 			return false;
 		}
 	} else if (s->choices != NULL) {
-		snprintf(err, errlen, "kernel %s: argument %s: choices on a non-enum", fk->name, s->name);
+		snprintf(err, errlen, "kernel %s: argument %s: choices on a non-enum", fk->name,
+			 s->name);
 		return false;
 	}
 	if (s->def != NULL) {
@@ -1362,7 +1395,8 @@ abi_check_spec(const struct forq_kernel *fk, unsigned i, char *err, size_t errle
 		bool ok;
 
 		if (s->required || s->type == FORQ_ARG_PATH || s->type == FORQ_ARG_OUTPATH) {
-			snprintf(err, errlen, "kernel %s: argument %s: a %s argument takes no default", fk->name,
+			snprintf(err, errlen,
+				 "kernel %s: argument %s: a %s argument takes no default", fk->name,
 				 s->name, s->required ? "required" : "path");
 			return false;
 		}
@@ -1370,7 +1404,8 @@ abi_check_spec(const struct forq_kernel *fk, unsigned i, char *err, size_t errle
 		ok = d != NULL && abi_check_value(s, d, false, why, sizeof why) == 0;
 		cJSON_Delete(d);
 		if (!ok) {
-			snprintf(err, errlen, "kernel %s: argument %s: bad default %.40s", fk->name, s->name, s->def);
+			snprintf(err, errlen, "kernel %s: argument %s: bad default %.40s", fk->name,
+				 s->name, s->def);
 			return false;
 		}
 	}
@@ -1387,7 +1422,8 @@ abi_check(const struct forq_kernel *fk, char *err, size_t errlen)
 		return false;
 	}
 	if (!abi_name_ok(fk->name)) {
-		snprintf(err, errlen, "kernel name \"%.40s\" is not valid ([a-z][a-z0-9_]*, at most %u bytes)",
+		snprintf(err, errlen,
+			 "kernel name \"%.40s\" is not valid ([a-z][a-z0-9_]*, at most %u bytes)",
 			 fk->name ? fk->name : "(null)", ABI_NAME_MAX);
 		return false;
 	}

@@ -51,8 +51,8 @@ blas_load(void)
 	if (hl == NULL || hb == NULL) {
 		const char *e = dlerror();
 
-		snprintf(blas_err, sizeof blas_err, "cannot load %s: %s", hl ? BLAS_OPENBLAS : BLAS_LAPACKE,
-			 e ? e : "dlopen failed");
+		snprintf(blas_err, sizeof blas_err, "cannot load %s: %s",
+			 hl ? BLAS_OPENBLAS : BLAS_LAPACKE, e ? e : "dlopen failed");
 		if (hl != NULL)
 			dlclose(hl);
 		return;

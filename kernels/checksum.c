@@ -133,7 +133,8 @@ out:
 
 const struct forq_kernel forq_kernel_checksum = {
 	.name = "checksum",
-	.summary = "digest of a file: sha256/sha512/sha1/md5/sha3-256/blake2b512 (libcrypto) or crc32/adler32 (zlib)",
+	.summary = "digest of a file: sha256/sha512/sha1/md5/sha3-256/blake2b512 (libcrypto) or "
+		   "crc32/adler32 (zlib)",
 	.args = checksum_args,
 	.validate = NULL,
 	.run = checksum_run,

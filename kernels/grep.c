@@ -55,7 +55,8 @@ grep_validate(const struct forq_args *a, char *err, size_t errlen)
 {
 	regex_t re;
 
-	if (grep_compile(&re, forq_args_str(a, "pattern"), forq_args_bool(a, "icase"), err, errlen) < 0)
+	if (grep_compile(&re, forq_args_str(a, "pattern"), forq_args_bool(a, "icase"), err,
+			 errlen) < 0)
 		return -1;
 	regfree(&re);
 	return 0;
@@ -75,7 +76,8 @@ grep_run(struct forq_ctx *c)
 	FILE *f;
 	int st = FORQ_DONE;
 
-	if (grep_compile(&re, forq_arg_str(c, "pattern"), forq_arg_bool(c, "icase"), err, sizeof err) < 0)
+	if (grep_compile(&re, forq_arg_str(c, "pattern"), forq_arg_bool(c, "icase"), err,
+			 sizeof err) < 0)
 		return forq_fail(c, "%s", err);
 	f = fopen(path, "re");
 	if (f == NULL) {

@@ -40,9 +40,11 @@
 static const struct forq_arg_spec groupby_args[] = {
 	{ "path", FORQ_ARG_PATH, 1, 0, 0, NULL, NULL, "the CSV file" },
 	{ "key", FORQ_ARG_INT, 0, 0, 1e6, "0", NULL, "0-based index of the key column" },
-	{ "key_name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL, "header name of the key column (implies header)" },
+	{ "key_name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL,
+	  "header name of the key column (implies header)" },
 	{ "value", FORQ_ARG_INT, 0, 0, 1e6, "1", NULL, "0-based index of the value column" },
-	{ "value_name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL, "header name of the value column (implies header)" },
+	{ "value_name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL,
+	  "header name of the value column (implies header)" },
 	{ "header", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL, "the first line is a header" },
 	{ "delimiter", FORQ_ARG_STR, 0, 1, 1, "\",\"", NULL, "field delimiter, one byte" },
 	{ "max_groups", FORQ_ARG_INT, 0, 1, 1000000, "100000", NULL, "most distinct keys" },
@@ -221,11 +223,13 @@ groupby_run(struct forq_ctx *c)
 				continue;
 			}
 			if ((unsigned)idx[0] >= r.nfields || (unsigned)idx[1] >= r.nfields)
-				st = forq_fail(c, "line %llu: no column %d", (unsigned long long)r.lineno,
+				st = forq_fail(c, "line %llu: no column %d",
+					       (unsigned long long)r.lineno,
 					       (unsigned)idx[0] >= r.nfields ? idx[0] : idx[1]);
 			else
 				st = forq_fail(c, "line %llu: column %d: \"%.40s\" is not a number",
-					       (unsigned long long)r.lineno, idx[1], r.fields[idx[1]]);
+					       (unsigned long long)r.lineno, idx[1],
+					       r.fields[idx[1]]);
 			goto out;
 		}
 		g = gtab_get(&t, r.fields[idx[0]], strlen(r.fields[idx[0]]), max, &full);
@@ -285,7 +289,8 @@ out:
 
 const struct forq_kernel forq_kernel_groupby = {
 	.name = "groupby",
-	.summary = "count, sum, mean, min, max of a numeric CSV column per distinct key, sorted by key",
+	.summary = "count, sum, mean, min, max of a numeric CSV column per distinct key, sorted by "
+		   "key",
 	.args = groupby_args,
 	.validate = groupby_validate,
 	.run = groupby_run,

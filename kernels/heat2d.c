@@ -49,7 +49,8 @@ static const char *const heat2d_methods[] = { "jacobi", "sor", "ftcs", NULL };
 
 static const struct forq_arg_spec heat2d_args[] = {
 	{ "n", FORQ_ARG_INT, 0, 3, 4097, "65", NULL, "grid points per side, boundary included" },
-	{ "method", FORQ_ARG_ENUM, 0, 0, 0, "\"sor\"", heat2d_methods, "jacobi, sor (steady state) or ftcs (transient)" },
+	{ "method", FORQ_ARG_ENUM, 0, 0, 0, "\"sor\"", heat2d_methods,
+	  "jacobi, sor (steady state) or ftcs (transient)" },
 	{ "top", FORQ_ARG_NUM, 0, -1e6, 1e6, "1", NULL, "temperature of the side y = 1" },
 	{ "bottom", FORQ_ARG_NUM, 0, -1e6, 1e6, "0", NULL, "temperature of the side y = 0" },
 	{ "left", FORQ_ARG_NUM, 0, -1e6, 1e6, "0", NULL, "temperature of the side x = 0" },
@@ -84,7 +85,8 @@ heat2d_validate(const struct forq_args *a, char *err, size_t errlen)
 		return -1;
 	}
 	if (!ftcs && (forq_args_has(a, "alpha") || forq_args_has(a, "t"))) {
-		snprintf(err, errlen, "%s: only method ftcs takes it", forq_args_has(a, "alpha") ? "alpha" : "t");
+		snprintf(err, errlen, "%s: only method ftcs takes it",
+			 forq_args_has(a, "alpha") ? "alpha" : "t");
 		return -1;
 	}
 	return 0;
@@ -106,7 +108,8 @@ side_series(double s, double d)
 	double sum = 0;
 
 	for (int k = 1; k < 100000; k += 2) {
-		double term = 4.0 / (k * M_PI) * sin(k * M_PI * s) * sinh_ratio(k * M_PI * d, k * M_PI);
+		double term =
+			4.0 / (k * M_PI) * sin(k * M_PI * s) * sinh_ratio(k * M_PI * d, k * M_PI);
 
 		sum += term;
 		if (fabs(4.0 / (k * M_PI) * exp(k * M_PI * (d - 1))) < 1e-16)
@@ -120,8 +123,8 @@ exact_steady(double x, double y, double top, double bottom, double left, double 
 {
 	if (x <= 0 || x >= 1 || y <= 0 || y >= 1)
 		return NAN;     /* on the boundary the series is not the point value */
-	return top * side_series(x, y) + bottom * side_series(x, 1 - y) + left * side_series(y, 1 - x) +
-	       right * side_series(y, x);
+	return top * side_series(x, y) + bottom * side_series(x, 1 - y) +
+	       left * side_series(y, 1 - x) + right * side_series(y, x);
 }
 
 static double
@@ -175,7 +178,8 @@ heat2d_run(struct forq_ctx *c)
 	double left = forq_arg_num(c, "left"), right = forq_arg_num(c, "right");
 	double tol = forq_arg_num(c, "tol"), res = 0, r = 0, dt = 0;
 	uint64_t max_iter = (uint64_t)forq_arg_int(c, "max_iter"), it = 0, steps = 0;
-	bool sor = strcmp(method, "sor") == 0, ftcs = strcmp(method, "ftcs") == 0, converged = false;
+	bool sor = strcmp(method, "sor") == 0, ftcs = strcmp(method, "ftcs") == 0,
+	     converged = false;
 	struct grid g = { 0 };
 	size_t n, np, bufs;
 	const double *pr = forq_arg_nums(c, "probes", &np);
@@ -187,7 +191,8 @@ heat2d_run(struct forq_ctx *c)
 	bufs = sor ? 1 : 2;
 	if ((double)bufs * (double)n * (double)n * sizeof(double) > (double)forq_mem_limit(c))
 		return forq_fail(c, "n = %zu needs %.0f MiB, above the memory limit of %zu MiB", n,
-				 (double)bufs * (double)n * (double)n * 8 / 1048576.0, forq_mem_limit(c) >> 20);
+				 (double)bufs * (double)n * (double)n * 8 / 1048576.0,
+				 forq_mem_limit(c) >> 20);
 	g.base = g.u = malloc(bufs * n * n * sizeof *g.u);
 	if (g.u == NULL)
 		return forq_fail(c, "out of memory (n = %zu)", n);
@@ -228,7 +233,8 @@ heat2d_run(struct forq_ctx *c)
 				for (size_t k = 1; k + 1 < n; k++) {
 					size_t p = i * n + k;
 
-					v[p] = u[p] + r * (u[p - 1] + u[p + 1] + u[p - n] + u[p + n] - 4 * u[p]);
+					v[p] = u[p] + r * (u[p - 1] + u[p + 1] + u[p - n] +
+							   u[p + n] - 4 * u[p]);
 				}
 			g.u = v;
 			g.v = u;
@@ -246,10 +252,13 @@ heat2d_run(struct forq_ctx *c)
 			if (sor) {
 				for (int color = 0; color < 2; color++)
 					for (size_t i = 1; i + 1 < n; i++)
-						for (size_t k = 1 + ((i + (size_t)color + 1) & 1); k + 1 < n; k += 2) {
+						for (size_t k = 1 + ((i + (size_t)color + 1) & 1);
+						     k + 1 < n; k += 2) {
 							size_t p = i * n + k;
-							double q = 0.25 * (g.u[p - 1] + g.u[p + 1] + g.u[p - n] +
-									   g.u[p + n]) - g.u[p];
+							double q =
+								0.25 * (g.u[p - 1] + g.u[p + 1] +
+									g.u[p - n] + g.u[p + n]) -
+								g.u[p];
 
 							d = fmax(d, fabs(q));
 							g.u[p] += omega * q;
@@ -261,7 +270,8 @@ heat2d_run(struct forq_ctx *c)
 					for (size_t k = 1; k + 1 < n; k++) {
 						size_t p = i * n + k;
 
-						v[p] = 0.25 * (u[p - 1] + u[p + 1] + u[p - n] + u[p + n]);
+						v[p] = 0.25 *
+						       (u[p - 1] + u[p + 1] + u[p - n] + u[p + n]);
 						d = fmax(d, fabs(v[p] - u[p]));
 					}
 				g.u = v;
@@ -272,7 +282,8 @@ heat2d_run(struct forq_ctx *c)
 				converged = true;
 				break;
 			}
-			if (heat_stop(&g, c, (n - 2) * (n - 2), d > 0 && d < 1 && tol < 1 ? log(d) / log(tol) : 0)) {
+			if (heat_stop(&g, c, (n - 2) * (n - 2),
+				      d > 0 && d < 1 && tol < 1 ? log(d) / log(tol) : 0)) {
 				st = forq_stop_status(c);
 				break;
 			}
@@ -312,7 +323,8 @@ heat2d_run(struct forq_ctx *c)
 
 const struct forq_kernel forq_kernel_heat2d = {
 	.name = "heat2d",
-	.summary = "2-D heat diffusion on a grid: steady state by jacobi or sor, or transient by ftcs; probes and residual",
+	.summary = "2-D heat diffusion on a grid: steady state by jacobi or sor, or transient by "
+		   "ftcs; probes and residual",
 	.args = heat2d_args,
 	.validate = heat2d_validate,
 	.run = heat2d_run,

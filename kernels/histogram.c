@@ -33,13 +33,17 @@
 static const struct forq_arg_spec histogram_args[] = {
 	{ "path", FORQ_ARG_PATH, 1, 0, 0, NULL, NULL, "the CSV file" },
 	{ "column", FORQ_ARG_INT, 0, 0, 1e6, "0", NULL, "0-based index of the column" },
-	{ "name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL, "header name of the column (implies header)" },
+	{ "name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL,
+	  "header name of the column (implies header)" },
 	{ "header", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL, "the first line is a header" },
 	{ "delimiter", FORQ_ARG_STR, 0, 1, 1, "\",\"", NULL, "field delimiter, one byte" },
 	{ "bins", FORQ_ARG_INT, 0, 1, 100000, "10", NULL, "number of bins" },
-	{ "min", FORQ_ARG_NUM, 0, -1e300, 1e300, NULL, NULL, "lower edge (with max; default: the data's)" },
-	{ "max", FORQ_ARG_NUM, 0, -1e300, 1e300, NULL, NULL, "upper edge (with min; default: the data's)" },
-	{ "skip_bad", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL, "skip non-numeric fields instead of failing" },
+	{ "min", FORQ_ARG_NUM, 0, -1e300, 1e300, NULL, NULL,
+	  "lower edge (with max; default: the data's)" },
+	{ "max", FORQ_ARG_NUM, 0, -1e300, 1e300, NULL, NULL,
+	  "upper edge (with min; default: the data's)" },
+	{ "skip_bad", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL,
+	  "skip non-numeric fields instead of failing" },
 	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -49,14 +53,16 @@ histogram_validate(const struct forq_args *a, char *err, size_t errlen)
 	bool lo = forq_args_has(a, "min"), hi = forq_args_has(a, "max");
 
 	if (lo != hi) {
-		snprintf(err, errlen, "%s: give min and max together, or neither", lo ? "max" : "min");
+		snprintf(err, errlen, "%s: give min and max together, or neither",
+			 lo ? "max" : "min");
 		return -1;
 	}
 	if (lo && !(forq_args_num(a, "min") < forq_args_num(a, "max"))) {
 		snprintf(err, errlen, "min: must be less than max");
 		return -1;
 	}
-	if (strcmp(forq_args_str(a, "delimiter"), "\"") == 0 || strcmp(forq_args_str(a, "delimiter"), "\n") == 0) {
+	if (strcmp(forq_args_str(a, "delimiter"), "\"") == 0 ||
+	    strcmp(forq_args_str(a, "delimiter"), "\n") == 0) {
 		snprintf(err, errlen, "delimiter: cannot be a quote or a newline");
 		return -1;
 	}
@@ -110,7 +116,8 @@ hist_pass(struct forq_ctx *c, struct hpass *p, double base, double span)
 				continue;
 			}
 			if ((unsigned)col >= r.nfields)
-				st = forq_fail(c, "line %llu: no column %d", (unsigned long long)r.lineno, col);
+				st = forq_fail(c, "line %llu: no column %d",
+					       (unsigned long long)r.lineno, col);
 			else
 				st = forq_fail(c, "line %llu: column %d: \"%.40s\" is not a number",
 					       (unsigned long long)r.lineno, col, r.fields[col]);
@@ -194,7 +201,8 @@ histogram_run(struct forq_ctx *c)
 
 const struct forq_kernel forq_kernel_histogram = {
 	.name = "histogram",
-	.summary = "equal-width histogram of a numeric CSV column (range given or found in a first pass)",
+	.summary = "equal-width histogram of a numeric CSV column (range given or found in a first "
+		   "pass)",
 	.args = histogram_args,
 	.validate = histogram_validate,
 	.run = histogram_run,

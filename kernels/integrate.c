@@ -53,9 +53,12 @@ static const struct forq_arg_spec integrate_args[] = {
 	{ "f", FORQ_ARG_ENUM, 1, 0, 0, NULL, integrate_fs, "the integrand (see forq-kernels(7))" },
 	{ "a", FORQ_ARG_NUM, 1, -1e9, 1e9, NULL, NULL, "lower limit" },
 	{ "b", FORQ_ARG_NUM, 1, -1e9, 1e9, NULL, NULL, "upper limit, greater than a" },
-	{ "k", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL, "frequency/rate for exp, sin, cos (default 1)" },
-	{ "coeffs", FORQ_ARG_NUMS, 0, 0, 0, NULL, NULL, "poly: coefficients c0, c1, ... of c0 + c1 x + ..." },
-	{ "tol", FORQ_ARG_NUM, 0, 1e-15, 1, "1e-10", NULL, "target error, absolute below |I| = 1, relative above" },
+	{ "k", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL,
+	  "frequency/rate for exp, sin, cos (default 1)" },
+	{ "coeffs", FORQ_ARG_NUMS, 0, 0, 0, NULL, NULL,
+	  "poly: coefficients c0, c1, ... of c0 + c1 x + ..." },
+	{ "tol", FORQ_ARG_NUM, 0, 1e-15, 1, "1e-10", NULL,
+	  "target error, absolute below |I| = 1, relative above" },
 	{ "max_evals", FORQ_ARG_INT, 0, 15, 1e9, "10000000", NULL, "most function evaluations" },
 	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
@@ -224,7 +227,8 @@ integrate_validate(const struct forq_args *a, char *err, size_t errlen)
 		snprintf(err, errlen, "a: log1p is defined for x > -1 only");
 		return -1;
 	}
-	if (forq_args_has(a, "k") && strcmp(f, "exp") != 0 && strcmp(f, "sin") != 0 && strcmp(f, "cos") != 0) {
+	if (forq_args_has(a, "k") && strcmp(f, "exp") != 0 && strcmp(f, "sin") != 0 &&
+	    strcmp(f, "cos") != 0) {
 		snprintf(err, errlen, "k: only exp, sin and cos take k");
 		return -1;
 	}
@@ -288,7 +292,8 @@ integrate_run(struct forq_ctx *c)
 		w = h[0];
 		mid = 0.5 * (w.a + w.b);
 		/* too narrow to split: round-off limits this interval */
-		if (!(w.a < mid && mid < w.b) || w.b - w.a <= 1e3 * DBL_EPSILON * fmax(fabs(w.a), fabs(w.b)))
+		if (!(w.a < mid && mid < w.b) ||
+		    w.b - w.a <= 1e3 * DBL_EPSILON * fmax(fabs(w.a), fabs(w.b)))
 			break;
 		if (n + 1 > cap) {
 			struct seg *nh = realloc(h, 2 * cap * sizeof *nh);
@@ -329,15 +334,18 @@ integrate_run(struct forq_ctx *c)
 		for (size_t i = 0; i < n; i++) {
 			double t = area + h[i].r;
 
-			comp += fabs(area) >= fabs(h[i].r) ? (area - t) + h[i].r : (h[i].r - t) + area;
+			comp += fabs(area) >= fabs(h[i].r) ? (area - t) + h[i].r
+							   : (h[i].r - t) + area;
 			area = t;
 			errsum += h[i].e;
 		}
 		area += comp;
-		if (forq_result_printf(c, "{\"f\":\"%s\",\"a\":%.17g,\"b\":%.17g,\"value\":%.17g,\"error\":%.17g,"
-				       "\"evaluations\":%llu,\"intervals\":%zu,\"converged\":%s}", fname, lo, hi,
-				       area, errsum, (unsigned long long)q.evals, n,
-				       converged ? "true" : "false") < 0)
+		if (forq_result_printf(
+			    c,
+			    "{\"f\":\"%s\",\"a\":%.17g,\"b\":%.17g,\"value\":%.17g,\"error\":%.17g,"
+			    "\"evaluations\":%llu,\"intervals\":%zu,\"converged\":%s}",
+			    fname, lo, hi, area, errsum, (unsigned long long)q.evals, n,
+			    converged ? "true" : "false") < 0)
 			st = forq_fail(c, "cannot store the result");
 	}
 	free(h);
@@ -346,7 +354,8 @@ integrate_run(struct forq_ctx *c)
 
 const struct forq_kernel forq_kernel_integrate = {
 	.name = "integrate",
-	.summary = "definite integral of a menu function by adaptive Gauss-Kronrod (7/15) quadrature, with error estimate",
+	.summary = "definite integral of a menu function by adaptive Gauss-Kronrod (7/15) "
+		   "quadrature, with error estimate",
 	.args = integrate_args,
 	.validate = integrate_validate,
 	.run = integrate_run,

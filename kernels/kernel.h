@@ -136,8 +136,10 @@ struct kernel {
  * these (never k->prepare / k->run directly) so that kernels of the public
  * ABI (include/forq/kernel.h) are dispatched by the adapter.
  */
-int kernel_prepare(const struct kernel *k, const cJSON *args, struct kbuf *out, char *err, size_t errlen);
-enum kernel_outcome kernel_run(const struct kernel *k, struct kctx *ctx, const void *blob, size_t len);
+int kernel_prepare(const struct kernel *k, const cJSON *args, struct kbuf *out, char *err,
+		   size_t errlen);
+enum kernel_outcome kernel_run(const struct kernel *k, struct kctx *ctx, const void *blob,
+			       size_t len);
 
 /*
  * kernel_describe - the arguments task blob @blob (@len bytes) of kernel @k
@@ -203,7 +205,7 @@ cJSON *kernel_describe_all(void);
 /* Built-in kernel ids (stable). */
 enum { KERNEL_ID_EXEC = 1, KERNEL_ID_NOOP = 2, KERNEL_ID_SLEEP = 3, KERNEL_ID_SPIN = 4 };
 #define KERNEL_ID_ABI_FIRST    16u     /* built-in ABI kernels: fixed ids from here (registry.c) */
-#define KERNEL_ID_PLUGIN_FIRST 1024u   /* plug-ins: KERNEL_ID_PLUGIN_FIRST + hash % KERNEL_ID_PLUGIN_SPAN */
+#define KERNEL_ID_PLUGIN_FIRST 1024u   /* plug-ins: this + FNV-1a(name) % KERNEL_ID_PLUGIN_SPAN */
 #define KERNEL_ID_PLUGIN_SPAN  30000u
 #define KERNEL_PLUGIN_MAX      256u    /* plug-in kernels, all plug-ins together */
 

@@ -47,6 +47,12 @@ kj_add(struct kjson *j, cJSON *o, const char *key, cJSON *item)
 	return item;
 }
 
+/*
+ * kj_num / kj_str / kj_bool - add a number, a copied string or a boolean
+ * under @key of object @o (@key NULL: append to array @o).  kj_arr /
+ * kj_obj - add a new array / object and return it (NULL once out of
+ * memory; the kj_* calls accept a NULL @o and just keep `oom` set).
+ */
 static inline void
 kj_num(struct kjson *j, cJSON *o, const char *key, double v)
 {

@@ -41,7 +41,8 @@ static const char *const linsolve_kinds[] = { "random", "diagdom", NULL };
 static const struct forq_arg_spec linsolve_args[] = {
 	{ "n", FORQ_ARG_INT, 0, 1, 4096, "512", NULL, "system size" },
 	{ "seed", FORQ_ARG_INT, 0, 0, 9007199254740992.0, "1", NULL, "random seed of A and x" },
-	{ "matrix", FORQ_ARG_ENUM, 0, 0, 0, "\"random\"", linsolve_kinds, "random, or diagdom (n added to the diagonal)" },
+	{ "matrix", FORQ_ARG_ENUM, 0, 0, 0, "\"random\"", linsolve_kinds,
+	  "random, or diagdom (n added to the diagonal)" },
 	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -60,8 +61,10 @@ linsolve_run(struct forq_ctx *c)
 	size_t n = (size_t)forq_arg_int(c, "n");
 	uint64_t seed = (uint64_t)forq_arg_int(c, "seed");
 	int dd = strcmp(forq_arg_str(c, "matrix"), "diagdom") == 0;
-	double need = (2.0 * (double)n * (double)n + 4.0 * (double)n) * sizeof(double) + (double)n * sizeof(lapack_int);
-	double *a, *lu, *xt, *bb, *x, *r, t0, secs, anorm = 0, xnorm = 0, rnorm = 0, enorm = 0, tnorm = 0;
+	double need = (2.0 * (double)n * (double)n + 4.0 * (double)n) * sizeof(double) +
+		      (double)n * sizeof(lapack_int);
+	double *a, *lu, *xt, *bb, *x, *r, t0, secs, anorm = 0, xnorm = 0, rnorm = 0, enorm = 0,
+						    tnorm = 0;
 	lapack_int *ipiv, info;
 	const struct blas *bl;
 	char why[300];
@@ -117,7 +120,8 @@ linsolve_run(struct forq_ctx *c)
 		free(a);
 		free(ipiv);
 		if (info > 0)
-			return forq_fail(c, "matrix is singular: U(%d,%d) is exactly zero", (int)info, (int)info);
+			return forq_fail(c, "matrix is singular: U(%d,%d) is exactly zero",
+					 (int)info, (int)info);
 		return forq_fail(c, "dgesv: argument %d is invalid", (int)-info);
 	}
 	/* r = A x - b */
@@ -152,7 +156,8 @@ linsolve_run(struct forq_ctx *c)
 
 const struct forq_kernel forq_kernel_linsolve = {
 	.name = "linsolve",
-	.summary = "solve A x = b (n x n, seeded) by LAPACKE dgesv on one core; GFLOP/s and backward error",
+	.summary = "solve A x = b (n x n, seeded) by LAPACKE dgesv on one core; GFLOP/s and "
+		   "backward error",
 	.args = linsolve_args,
 	.validate = NULL,
 	.run = linsolve_run,

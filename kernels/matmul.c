@@ -107,12 +107,13 @@ matmul_run(struct forq_ctx *c)
 					return forq_stop_status(c);
 				}
 				t0 = mm_now();
-				bl->dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mb, (int)n, (int)kb, 1.0,
-					  a + i0 * n + k0, (int)n, b + k0 * n, (int)n, k0 == 0 ? 0.0 : 1.0,
-					  cm + i0 * n, (int)n);
+				bl->dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mb,
+					  (int)n, (int)kb, 1.0, a + i0 * n + k0, (int)n, b + k0 * n,
+					  (int)n, k0 == 0 ? 0.0 : 1.0, cm + i0 * n, (int)n);
 				secs += mm_now() - t0;
-				forq_progress(c, ((double)r + (double)(i0 * n + (k0 + kb) * mb) / (double)(n * n)) /
-						 (double)reps);
+				forq_progress(c, ((double)r + (double)(i0 * n + (k0 + kb) * mb) /
+								      (double)(n * n)) /
+							 (double)reps);
 			}
 		}
 	}
@@ -160,7 +161,8 @@ matmul_run(struct forq_ctx *c)
 	kj_num(&j, j.root, "n", (double)n);
 	kj_num(&j, j.root, "reps", (double)reps);
 	kj_num(&j, j.root, "seconds", secs);
-	kj_num(&j, j.root, "gflops", secs > 0 ? 2.0 * (double)n * (double)n * (double)n * (double)reps / secs * 1e-9 : 0);
+	kj_num(&j, j.root, "gflops",
+	       secs > 0 ? 2.0 * (double)n * (double)n * (double)n * (double)reps / secs * 1e-9 : 0);
 	kj_num(&j, j.root, "max_rel_err", maxerr);
 	kj_num(&j, j.root, "checksum", sum);
 	kj_num(&j, j.root, "threads", bl->threads());
@@ -169,7 +171,8 @@ matmul_run(struct forq_ctx *c)
 
 const struct forq_kernel forq_kernel_matmul = {
 	.name = "matmul",
-	.summary = "C = A B (n x n, seeded) through OpenBLAS dgemm on one core; GFLOP/s and a residual check",
+	.summary = "C = A B (n x n, seeded) through OpenBLAS dgemm on one core; GFLOP/s and a "
+		   "residual check",
 	.args = matmul_args,
 	.validate = NULL,
 	.run = matmul_run,

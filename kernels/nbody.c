@@ -51,7 +51,8 @@ static const struct forq_arg_spec nbody_args[] = {
 	{ "steps", FORQ_ARG_INT, 0, 0, 1e9, "1000", NULL, "leapfrog steps" },
 	{ "dt", FORQ_ARG_NUM, 0, 1e-9, 1, "0.001", NULL, "time step (G = 1, total mass 1)" },
 	{ "softening", FORQ_ARG_NUM, 0, 0, 10, "0.01", NULL, "Plummer softening length" },
-	{ "seed", FORQ_ARG_INT, 0, 0, 9007199254740992.0, "1", NULL, "random seed of the initial conditions" },
+	{ "seed", FORQ_ARG_INT, 0, 0, 9007199254740992.0, "1", NULL,
+	  "random seed of the initial conditions" },
 	{ "init", FORQ_ARG_ENUM, 0, 0, 0, "\"plummer\"", nbody_inits, "initial conditions" },
 	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
@@ -199,7 +200,8 @@ nb_energy(struct nb *s, struct forq_ctx *c, double *kin, double *pot)
 	for (size_t i = 0; i < s->n; i++) {
 		k += s->vx[i] * s->vx[i] + s->vy[i] * s->vy[i] + s->vz[i] * s->vz[i];
 		for (size_t j = i + 1; j < s->n; j++) {
-			double dx = s->x[j] - s->x[i], dy = s->y[j] - s->y[i], dz = s->z[j] - s->z[i];
+			double dx = s->x[j] - s->x[i], dy = s->y[j] - s->y[i],
+			       dz = s->z[j] - s->z[i];
 
 			u -= 1.0 / sqrt(dx * dx + dy * dy + dz * dz + s->eps2);
 		}
@@ -250,7 +252,8 @@ nbody_run(struct forq_ctx *c)
 	s.ax = s.vz + s.n;
 	s.ay = s.ax + s.n;
 	s.az = s.ay + s.n;
-	nb_init(&s, (uint64_t)forq_arg_int(c, "seed"), strcmp(forq_arg_str(c, "init"), "plummer") == 0);
+	nb_init(&s, (uint64_t)forq_arg_int(c, "seed"),
+		strcmp(forq_arg_str(c, "init"), "plummer") == 0);
 	t0 = now_s();
 	if (!nb_energy(&s, c, &k0, &u0) || !nb_acc(&s, c))
 		st = forq_stop_status(c);
@@ -310,7 +313,8 @@ nbody_run(struct forq_ctx *c)
 
 const struct forq_kernel forq_kernel_nbody = {
 	.name = "nbody",
-	.summary = "direct O(n^2) softened gravity with leapfrog (velocity Verlet); reports energy drift",
+	.summary = "direct O(n^2) softened gravity with leapfrog (velocity Verlet); reports energy "
+		   "drift",
 	.args = nbody_args,
 	.validate = NULL,
 	.run = nbody_run,

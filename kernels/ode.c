@@ -63,13 +63,16 @@ static const struct forq_arg_spec ode_args[] = {
 	{ "rtol", FORQ_ARG_NUM, 0, 1e-14, 1, "1e-8", NULL, "relative tolerance per step" },
 	{ "atol", FORQ_ARG_NUM, 0, 1e-20, 1, "1e-10", NULL, "absolute tolerance per step" },
 	{ "samples", FORQ_ARG_INT, 0, 0, 100000, "11", NULL, "trajectory points returned, t0..t1" },
-	{ "max_steps", FORQ_ARG_INT, 0, 1, 1e9, "10000000", NULL, "most accepted + rejected steps" },
+	{ "max_steps", FORQ_ARG_INT, 0, 1, 1e9, "10000000", NULL,
+	  "most accepted + rejected steps" },
 	{ "omega", FORQ_ARG_NUM, 0, 0, 1e6, NULL, NULL, "harmonic: angular frequency (1)" },
 	{ "sigma", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL, "lorenz: sigma (10)" },
 	{ "rho", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL, "lorenz: rho (28)" },
-	{ "beta", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL, "lorenz (8/3), lotka_volterra (1), sir (0.3)" },
+	{ "beta", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL,
+	  "lorenz (8/3), lotka_volterra (1), sir (0.3)" },
 	{ "alpha", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL, "lotka_volterra: prey growth (1.5)" },
-	{ "gamma", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL, "lotka_volterra: predator death (3); sir: recovery (0.1)" },
+	{ "gamma", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL,
+	  "lotka_volterra: predator death (3); sir: recovery (0.1)" },
 	{ "delta", FORQ_ARG_NUM, 0, -1e6, 1e6, NULL, NULL, "lotka_volterra: predator growth (1)" },
 	{ "population", FORQ_ARG_NUM, 0, 1e-9, 1e15, NULL, NULL, "sir: N (default S0 + I0 + R0)" },
 	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL },
@@ -169,7 +172,8 @@ ode_validate(const struct forq_args *a, char *err, size_t errlen)
 		return -1;
 	}
 	if (y0 != NULL && n != ode_def[s].dim) {
-		snprintf(err, errlen, "y0: %s has %u components, not %zu", ode_systems[s], ode_def[s].dim, n);
+		snprintf(err, errlen, "y0: %s has %u components, not %zu", ode_systems[s],
+			 ode_def[s].dim, n);
 		return -1;
 	}
 	for (unsigned i = 0; ode_all_params[i]; i++) {
@@ -183,10 +187,10 @@ ode_validate(const struct forq_args *a, char *err, size_t errlen)
 			char list[64] = "";
 
 			for (unsigned k = 0; ode_def[s].params[k]; k++)
-				snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", k ? ", " : "",
-					 ode_def[s].params[k]);
-			snprintf(err, errlen, "%s: not a parameter of %s (it takes %s)", ode_all_params[i],
-				 ode_systems[s], list);
+				snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
+					 k ? ", " : "", ode_def[s].params[k]);
+			snprintf(err, errlen, "%s: not a parameter of %s (it takes %s)",
+				 ode_all_params[i], ode_systems[s], list);
 			return -1;
 		}
 	}
@@ -194,8 +198,10 @@ ode_validate(const struct forq_args *a, char *err, size_t errlen)
 		snprintf(err, errlen, "y0: lotka_volterra populations must be positive");
 		return -1;
 	}
-	if (s == SYS_SIR && y0 != NULL && (y0[0] < 0 || y0[1] < 0 || y0[2] < 0 || y0[0] + y0[1] + y0[2] <= 0)) {
-		snprintf(err, errlen, "y0: sir compartments must be non-negative with a positive sum");
+	if (s == SYS_SIR && y0 != NULL &&
+	    (y0[0] < 0 || y0[1] < 0 || y0[2] < 0 || y0[0] + y0[1] + y0[2] <= 0)) {
+		snprintf(err, errlen,
+			 "y0: sir compartments must be non-negative with a positive sum");
 		return -1;
 	}
 	return 0;
@@ -210,7 +216,8 @@ static const double
 	a51 = 19372.0 / 6561, a52 = -25360.0 / 2187, a53 = 64448.0 / 6561, a54 = -212.0 / 729,
 	a61 = 9017.0 / 3168, a62 = -355.0 / 33, a63 = 46732.0 / 5247, a64 = 49.0 / 176,
 	a65 = -5103.0 / 18656,
-	a71 = 35.0 / 384, a73 = 500.0 / 1113, a74 = 125.0 / 192, a75 = -2187.0 / 6784, a76 = 11.0 / 84,
+	a71 = 35.0 / 384, a73 = 500.0 / 1113, a74 = 125.0 / 192, a75 = -2187.0 / 6784,
+	a76 = 11.0 / 84,
 	e1 = 71.0 / 57600, e3 = -71.0 / 16695, e4 = 71.0 / 1920, e5 = -17253.0 / 339200,
 	e6 = 22.0 / 525, e7 = -1.0 / 40,
 	d1 = -12715105075.0 / 11282082432, d3 = 87487479700.0 / 32700410799,
@@ -218,7 +225,8 @@ static const double
 	d6 = -1453857185.0 / 822651844, d7 = 69997945.0 / 29380423;
 
 static double
-rms_scaled(const double *v, const double *y, const double *y2, unsigned dim, double atol, double rtol)
+rms_scaled(const double *v, const double *y, const double *y2, unsigned dim, double atol,
+	   double rtol)
 {
 	double s = 0;
 
@@ -231,13 +239,24 @@ rms_scaled(const double *v, const double *y, const double *y2, unsigned dim, dou
 	return sqrt(s / dim);
 }
 
+/* Time of sample @j of @n from @t0 to @t1 inclusive (one sample: @t1, the last exactly @t1). */
+static double
+sample_t(uint64_t j, uint64_t n, double t0, double t1)
+{
+	if (n == 1 || j == n - 1)
+		return t1;
+	return t0 + (double)j * (t1 - t0) / (double)(n - 1);
+}
+
 /* Hairer's starting step (HNW I, II.4). */
 static double
-ode_h0(struct ode *o, double t, const double *y, const double *f0, double hmax, double atol, double rtol)
+ode_h0(struct ode *o, double t, const double *y, const double *f0, double hmax, double atol,
+       double rtol)
 {
 	unsigned dim = o->dim;
 	double y1[ODE_DIM_MAX] = { 0 }, f1[ODE_DIM_MAX] = { 0 }, df[ODE_DIM_MAX] = { 0 };
-	double d0 = rms_scaled(y, y, NULL, dim, atol, rtol), dd1 = rms_scaled(f0, y, NULL, dim, atol, rtol);
+	double d0 = rms_scaled(y, y, NULL, dim, atol, rtol),
+	       dd1 = rms_scaled(f0, y, NULL, dim, atol, rtol);
 	double h0 = (d0 < 1e-5 || dd1 < 1e-5) ? 1e-6 : 0.01 * d0 / dd1, d2, h1;
 
 	h0 = fmin(h0, hmax);
@@ -258,7 +277,8 @@ static int
 ode_run(struct forq_ctx *c)
 {
 	struct ode o = { 0 };
-	double y[ODE_DIM_MAX] = { 0 }, yn[ODE_DIM_MAX] = { 0 }, yt[ODE_DIM_MAX] = { 0 }, ev[ODE_DIM_MAX] = { 0 };
+	double y[ODE_DIM_MAX] = { 0 }, yn[ODE_DIM_MAX] = { 0 }, yt[ODE_DIM_MAX] = { 0 },
+	       ev[ODE_DIM_MAX] = { 0 };
 	double k1[ODE_DIM_MAX], k2[ODE_DIM_MAX], k3[ODE_DIM_MAX], k4[ODE_DIM_MAX];
 	double k5[ODE_DIM_MAX], k6[ODE_DIM_MAX], k7[ODE_DIM_MAX];
 	double t0 = forq_arg_num(c, "t0"), t1 = forq_arg_num(c, "t1"), t = t0, h;
@@ -297,16 +317,16 @@ ode_run(struct forq_ctx *c)
 	case SYS_SIR:
 		o.p[0] = forq_arg_has(c, "beta") ? forq_arg_num(c, "beta") : 0.3;
 		o.p[1] = forq_arg_has(c, "gamma") ? forq_arg_num(c, "gamma") : 0.1;
-		o.p[2] = forq_arg_has(c, "population") ? forq_arg_num(c, "population") : y[0] + y[1] + y[2];
+		o.p[2] = forq_arg_has(c, "population") ? forq_arg_num(c, "population")
+						       : y[0] + y[1] + y[2];
 		break;
 	}
 	if (samples > 0) {
 		traj = malloc(samples * (dim + 1) * sizeof *traj);
 		if (traj == NULL)
-			return forq_fail(c, "out of memory (%llu samples)", (unsigned long long)samples);
+			return forq_fail(c, "out of memory (%llu samples)",
+					 (unsigned long long)samples);
 	}
-	/* sample j sits at t0 + j (t1 - t0) / (samples - 1); one sample: t1 */
-#define SAMPLE_T(jj) (samples == 1 ? t1 : ((jj) == samples - 1 ? t1 : t0 + (double)(jj) * (t1 - t0) / (double)(samples - 1)))
 	if (samples > 1) {
 		traj[0] = t0;
 		memcpy(&traj[1], y, dim * sizeof *y);
@@ -320,7 +340,8 @@ ode_run(struct forq_ctx *c)
 		bool final = false;
 
 		if (steps + rejected >= max_steps) {
-			st = forq_fail(c, "max_steps (%llu) reached at t = %.17g", (unsigned long long)max_steps, t);
+			st = forq_fail(c, "max_steps (%llu) reached at t = %.17g",
+				       (unsigned long long)max_steps, t);
 			break;
 		}
 		if ((steps + rejected) % ODE_CHECK == 0 && steps + rejected > 0) {
@@ -330,12 +351,13 @@ ode_run(struct forq_ctx *c)
 			}
 			forq_progress(c, (t - t0) / (t1 - t0));
 		}
-		if (t + h >= t1 || t + 1.0001 * h >= t1) {
+		if (t + 1.0001 * h >= t1) {     /* land on t1, without a sliver of a last step */
 			h = t1 - t;
 			final = true;
 		}
 		if (!(h > 1e-14 * fmax(fabs(t), 1e-300))) {
-			st = forq_fail(c, "step size underflow at t = %.17g (stiff or blowing up?)", t);
+			st = forq_fail(c, "step size underflow at t = %.17g (stiff or blowing up?)",
+				       t);
 			break;
 		}
 		for (unsigned i = 0; i < dim; i++)
@@ -351,14 +373,17 @@ ode_run(struct forq_ctx *c)
 			yt[i] = y[i] + h * (a51 * k1[i] + a52 * k2[i] + a53 * k3[i] + a54 * k4[i]);
 		ode_f(&o, t + c5 * h, yt, k5);
 		for (unsigned i = 0; i < dim; i++)
-			yt[i] = y[i] + h * (a61 * k1[i] + a62 * k2[i] + a63 * k3[i] + a64 * k4[i] + a65 * k5[i]);
+			yt[i] = y[i] + h * (a61 * k1[i] + a62 * k2[i] + a63 * k3[i] + a64 * k4[i] +
+					    a65 * k5[i]);
 		tn = final ? t1 : t + h;
 		ode_f(&o, tn, yt, k6);
 		for (unsigned i = 0; i < dim; i++)
-			yn[i] = y[i] + h * (a71 * k1[i] + a73 * k3[i] + a74 * k4[i] + a75 * k5[i] + a76 * k6[i]);
+			yn[i] = y[i] + h * (a71 * k1[i] + a73 * k3[i] + a74 * k4[i] + a75 * k5[i] +
+					    a76 * k6[i]);
 		ode_f(&o, tn, yn, k7);
 		for (unsigned i = 0; i < dim; i++)
-			ev[i] = h * (e1 * k1[i] + e3 * k3[i] + e4 * k4[i] + e5 * k5[i] + e6 * k6[i] + e7 * k7[i]);
+			ev[i] = h * (e1 * k1[i] + e3 * k3[i] + e4 * k4[i] + e5 * k5[i] +
+				     e6 * k6[i] + e7 * k7[i]);
 		err = rms_scaled(ev, y, yn, dim, atol, rtol);
 		if (!isfinite(err)) {
 			/* overflow in a trial step: shrink hard and retry */
@@ -374,18 +399,23 @@ ode_run(struct forq_ctx *c)
 			continue;
 		}
 		/* accepted: dense output for the samples inside (t, tn] */
-		while (ns < samples && SAMPLE_T(ns) <= tn) {
-			double ts = SAMPLE_T(ns), th = (ts - t) / h, th1 = 1.0 - th;
+		while (ns < samples && sample_t(ns, samples, t0, t1) <= tn) {
+			double ts = sample_t(ns, samples, t0, t1), th = (ts - t) / h,
+			       th1 = 1.0 - th;
 			double *row = &traj[ns * (dim + 1)];
 
 			row[0] = ts;
 			for (unsigned i = 0; i < dim; i++) {
 				double ydiff = yn[i] - y[i], bspl = h * k1[i] - ydiff;
 				double r4 = ydiff - h * k7[i] - bspl;
-				double r5 = h * (d1 * k1[i] + d3 * k3[i] + d4 * k4[i] + d5 * k5[i] + d6 * k6[i] +
-						 d7 * k7[i]);
+				double r5 = h * (d1 * k1[i] + d3 * k3[i] + d4 * k4[i] + d5 * k5[i] +
+						 d6 * k6[i] + d7 * k7[i]);
 
-				row[i + 1] = ts == tn ? yn[i] : y[i] + th * (ydiff + th1 * (bspl + th * (r4 + th1 * r5)));
+				row[i + 1] =
+					ts == tn
+						? yn[i]
+						: y[i] + th * (ydiff +
+							       th1 * (bspl + th * (r4 + th1 * r5)));
 			}
 			ns++;
 		}
@@ -399,7 +429,6 @@ ode_run(struct forq_ctx *c)
 		h *= fac;
 		last_rejected = false;
 	}
-#undef SAMPLE_T
 	if (st != FORQ_DONE) {
 		free(traj);
 		return st;
@@ -418,7 +447,8 @@ ode_run(struct forq_ctx *c)
 
 		kj_num(&j, j.root, k0, inv0);
 		kj_num(&j, j.root, k, inv);
-		kj_num(&j, j.root, "drift", inv0 != 0 ? fabs(inv - inv0) / fabs(inv0) : fabs(inv - inv0));
+		kj_num(&j, j.root, "drift",
+		       inv0 != 0 ? fabs(inv - inv0) / fabs(inv0) : fabs(inv - inv0));
 	} else if (o.sys == SYS_SIR) {
 		kj_num(&j, j.root, "total0", inv0);
 		kj_num(&j, j.root, "total", ode_invariant(&o, y));
@@ -432,7 +462,8 @@ ode_run(struct forq_ctx *c)
 
 const struct forq_kernel forq_kernel_ode = {
 	.name = "ode",
-	.summary = "adaptive Dormand-Prince RK45 on harmonic, lorenz, lotka_volterra or sir, with sampled trajectory",
+	.summary = "adaptive Dormand-Prince RK45 on harmonic, lorenz, lotka_volterra or sir, with "
+		   "sampled trajectory",
 	.args = ode_args,
 	.validate = ode_validate,
 	.run = ode_run,

@@ -62,9 +62,12 @@ ncdf(double x)
 static int
 option_run(struct forq_ctx *c)
 {
-	bool call = strcmp(forq_arg_str(c, "type"), "call") == 0, anti = forq_arg_bool(c, "antithetic");
-	double s0 = forq_arg_num(c, "s0"), k = forq_arg_num(c, "strike"), r = forq_arg_num(c, "rate");
-	double q = forq_arg_num(c, "dividend"), sig = forq_arg_num(c, "sigma"), t = forq_arg_num(c, "t");
+	bool call = strcmp(forq_arg_str(c, "type"), "call") == 0,
+	     anti = forq_arg_bool(c, "antithetic");
+	double s0 = forq_arg_num(c, "s0"), k = forq_arg_num(c, "strike"),
+	       r = forq_arg_num(c, "rate");
+	double q = forq_arg_num(c, "dividend"), sig = forq_arg_num(c, "sigma"),
+	       t = forq_arg_num(c, "t");
 	uint64_t n = (uint64_t)forq_arg_int(c, "paths"), seed = (uint64_t)forq_arg_int(c, "seed");
 	double disc = exp(-r * t), drift = (r - q - 0.5 * sig * sig) * t, vol = sig * sqrt(t);
 	double mean = 0, m2 = 0, se, d1, d2, bs;
@@ -85,7 +88,8 @@ option_run(struct forq_ctx *c)
 			if (anti) {
 				double sa = s0 * exp(drift - vol * z);
 
-				y = 0.5 * (y + disc * (call ? fmax(sa - k, 0.0) : fmax(k - sa, 0.0)));
+				y = 0.5 *
+				    (y + disc * (call ? fmax(sa - k, 0.0) : fmax(k - sa, 0.0)));
 			}
 			delta = y - mean;
 			mean += delta / (double)(i + 1);
@@ -113,7 +117,8 @@ option_run(struct forq_ctx *c)
 
 const struct forq_kernel forq_kernel_option = {
 	.name = "option",
-	.summary = "European call/put by Monte Carlo (antithetic, counter RNG) beside the Black-Scholes closed form",
+	.summary = "European call/put by Monte Carlo (antithetic, counter RNG) beside the "
+		   "Black-Scholes closed form",
 	.args = option_args,
 	.validate = NULL,
 	.run = option_run,

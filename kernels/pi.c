@@ -30,7 +30,8 @@
 
 static const struct forq_arg_spec pi_args[] = {
 	{ "samples", FORQ_ARG_INT, 0, 1, 1e12, "10000000", NULL, "number of random points" },
-	{ "seed", FORQ_ARG_INT, 0, 0, 9007199254740992.0, "1", NULL, "random seed (same seed, same answer)" },
+	{ "seed", FORQ_ARG_INT, 0, 0, 9007199254740992.0, "1", NULL,
+	  "random seed (same seed, same answer)" },
 	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -58,16 +59,19 @@ pi_run(struct forq_ctx *c)
 	p = (double)hits / (double)n;
 	est = 4.0 * p;
 	se = 4.0 * sqrt(p * (1.0 - p) / (double)n);
-	if (forq_result_printf(c, "{\"samples\":%llu,\"hits\":%llu,\"estimate\":%.17g,\"stderr\":%.17g,"
-			       "\"error\":%.17g}", (unsigned long long)n, (unsigned long long)hits, est, se,
-			       est - M_PI) < 0)
+	if (forq_result_printf(
+		    c,
+		    "{\"samples\":%llu,\"hits\":%llu,\"estimate\":%.17g,\"stderr\":%.17g,"
+		    "\"error\":%.17g}",
+		    (unsigned long long)n, (unsigned long long)hits, est, se, est - M_PI) < 0)
 		return forq_fail(c, "cannot store the result");
 	return FORQ_DONE;
 }
 
 const struct forq_kernel forq_kernel_pi = {
 	.name = "pi",
-	.summary = "estimate pi by Monte Carlo (counter-based RNG: the same seed gives the same answer anywhere)",
+	.summary = "estimate pi by Monte Carlo (counter-based RNG: the same seed gives the same "
+		   "answer anywhere)",
 	.args = pi_args,
 	.validate = NULL,
 	.run = pi_run,

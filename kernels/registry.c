@@ -188,7 +188,8 @@ kernel_at(unsigned i)
 }
 
 int
-kernel_prepare(const struct kernel *k, const cJSON *args, struct kbuf *out, char *err, size_t errlen)
+kernel_prepare(const struct kernel *k, const cJSON *args, struct kbuf *out, char *err,
+	       size_t errlen)
 {
 	if (k->abi != NULL)
 		return abi_prepare(k->abi, args, out, err, errlen);
@@ -227,31 +228,39 @@ registry_plugin_id(const char *name)
 
 /* Refuse @fk (index @i of the plug-in) if its name or id is taken. */
 static int
-registry_check_new(const struct forq_plugin *p, unsigned i, const char *path, char *err, size_t errlen)
+registry_check_new(const struct forq_plugin *p, unsigned i, const char *path, char *err,
+		   size_t errlen)
 {
 	const struct forq_kernel *fk = &p->kernels[i];
 	uint16_t id = registry_plugin_id(fk->name);
 
 	for (unsigned t = 0; t < table_len; t++) {
 		if (strcmp(table[t]->name, fk->name) == 0) {
-			snprintf(err, errlen, "%.200s: kernel \"%s\" already exists (%s)", path, fk->name,
-				 table[t]->id >= KERNEL_ID_PLUGIN_FIRST ? "another plug-in has it" : "built in");
+			snprintf(err, errlen, "%.200s: kernel \"%s\" already exists (%s)", path,
+				 fk->name,
+				 table[t]->id >= KERNEL_ID_PLUGIN_FIRST ? "another plug-in has it"
+									: "built in");
 			return -EEXIST;
 		}
 		if (table[t]->id == id) {
-			snprintf(err, errlen, "%.200s: kernel \"%s\" hashes to id %u, already used by \"%s\"; "
-				 "rename one of them", path, fk->name, id, table[t]->name);
+			snprintf(err, errlen,
+				 "%.200s: kernel \"%s\" hashes to id %u, already used by \"%s\"; "
+				 "rename one of them",
+				 path, fk->name, id, table[t]->name);
 			return -EEXIST;
 		}
 	}
 	for (unsigned j = 0; j < i; j++) {
 		if (strcmp(p->kernels[j].name, fk->name) == 0) {
-			snprintf(err, errlen, "%.200s: kernel \"%s\" declared twice", path, fk->name);
+			snprintf(err, errlen, "%.200s: kernel \"%s\" declared twice", path,
+				 fk->name);
 			return -EEXIST;
 		}
 		if (registry_plugin_id(p->kernels[j].name) == id) {
-			snprintf(err, errlen, "%.200s: kernels \"%s\" and \"%s\" hash to the same id %u; "
-				 "rename one of them", path, p->kernels[j].name, fk->name, id);
+			snprintf(err, errlen,
+				 "%.200s: kernels \"%s\" and \"%s\" hash to the same id %u; "
+				 "rename one of them",
+				 path, p->kernels[j].name, fk->name, id);
 			return -EEXIST;
 		}
 	}
@@ -278,19 +287,24 @@ kernel_load_plugin(const char *path, char *err, size_t errlen)
 	if (h == NULL) {
 		const char *e = dlerror();
 
-		snprintf(err, errlen, "plug-in %.200s: cannot load: %.200s", real, e ? e : "dlopen failed");
+		snprintf(err, errlen, "plug-in %.200s: cannot load: %.200s", real,
+			 e ? e : "dlopen failed");
 		return -ELIBBAD;
 	}
 	p = dlsym(h, "forq_plugin");
 	if (p == NULL) {
-		snprintf(err, errlen, "plug-in %.200s: no \"forq_plugin\" symbol: not a forq plug-in "
-			 "(it must define const struct forq_plugin forq_plugin)", real);
+		snprintf(err, errlen,
+			 "plug-in %.200s: no \"forq_plugin\" symbol: not a forq plug-in "
+			 "(it must define const struct forq_plugin forq_plugin)",
+			 real);
 		rc = -ENOEXEC;
 		goto out_close;
 	}
 	if (p->abi != FORQ_KERNEL_ABI) {
-		snprintf(err, errlen, "plug-in %.200s: built for kernel ABI %u, this forqd speaks ABI %u: "
-			 "rebuild it against this <forq/kernel.h>", real, p->abi, FORQ_KERNEL_ABI);
+		snprintf(err, errlen,
+			 "plug-in %.200s: built for kernel ABI %u, this forqd speaks ABI %u: "
+			 "rebuild it against this <forq/kernel.h>",
+			 real, p->abi, FORQ_KERNEL_ABI);
 		rc = -EPROTO;
 		goto out_close;
 	}
@@ -300,7 +314,8 @@ kernel_load_plugin(const char *path, char *err, size_t errlen)
 		goto out_close;
 	}
 	if (p->nkernels > KERNEL_PLUGIN_MAX - nplugins) {
-		snprintf(err, errlen, "plug-in %.200s: %u kernels, room for %u more (at most %u in all)", real,
+		snprintf(err, errlen,
+			 "plug-in %.200s: %u kernels, room for %u more (at most %u in all)", real,
 			 p->nkernels, KERNEL_PLUGIN_MAX - nplugins, KERNEL_PLUGIN_MAX);
 		rc = -ENOSPC;
 		goto out_close;
@@ -370,8 +385,10 @@ kernel_load_plugin_dir(const char *dir, char *err, size_t errlen)
 		char path[PATH_MAX];
 
 		if (rc == 0) {
-			if (snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name) >= (int)sizeof path) {
-				snprintf(err, errlen, "plug-in directory %.200s: name too long", dir);
+			if (snprintf(path, sizeof path, "%s/%s", dir, list[i]->d_name) >=
+			    (int)sizeof path) {
+				snprintf(err, errlen, "plug-in directory %.200s: name too long",
+					 dir);
 				rc = -ENAMETOOLONG;
 			} else {
 				rc = kernel_load_plugin(path, err, errlen);
@@ -400,7 +417,8 @@ registry_describe_one(const struct kernel *k, unsigned index)
 		origin = "plugin";
 	else
 		origin = "builtin";
-	if (!cJSON_AddStringToObject(o, "name", k->name) || !cJSON_AddNumberToObject(o, "id", k->id) ||
+	if (!cJSON_AddStringToObject(o, "name", k->name) ||
+	    !cJSON_AddNumberToObject(o, "id", k->id) ||
 	    !cJSON_AddStringToObject(o, "summary", k->summary ? k->summary : "") ||
 	    !cJSON_AddStringToObject(o, "origin", origin))
 		goto out_free;

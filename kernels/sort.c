@@ -102,7 +102,8 @@ chunk_write(struct sorter *s, FILE *f)
 {
 	qsort_r(s->v, s->n, sizeof *s->v, sline_cmp, &s->desc);
 	for (size_t i = 0; i < s->n; i++) {
-		if (fwrite(s->text + s->v[i].off, 1, s->v[i].len, f) != s->v[i].len || putc('\n', f) == EOF)
+		if (fwrite(s->text + s->v[i].off, 1, s->v[i].len, f) != s->v[i].len ||
+		    putc('\n', f) == EOF)
 			return -EIO;
 	}
 	s->n = 0;
@@ -115,7 +116,8 @@ run_name(struct sorter *s, char **out)
 {
 	char buf[PATH_MAX];
 
-	if (snprintf(buf, sizeof buf, "%s/run-%u-%u", s->scratch, s->gen, s->seqno++) >= (int)sizeof buf)
+	if (snprintf(buf, sizeof buf, "%s/run-%u-%u", s->scratch, s->gen, s->seqno++) >=
+	    (int)sizeof buf)
 		return -ENAMETOOLONG;
 	*out = strdup(buf);
 	return *out ? 0 : -ENOMEM;
@@ -300,7 +302,9 @@ merge(struct sorter *s, size_t first, size_t k, FILE *out)
 				rc = -ECANCELED;
 				goto out;
 			}
-			forq_progress(s->c, 0.5 + 0.5 * (double)s->merged / (double)(s->lines * (s->passes + 1) + 1));
+			forq_progress(s->c,
+				      0.5 + 0.5 * (double)s->merged /
+						      (double)(s->lines * (s->passes + 1) + 1));
 		}
 		rc = src_next(top);
 		if (rc < 0)
@@ -393,7 +397,10 @@ sort_run(struct forq_ctx *c)
 	s.c = c;
 	s.desc = strcmp(forq_arg_str(c, "order"), "desc") == 0;
 	s.budget = forq_mem_limit(c) / 2;
-	s.fan = (unsigned)(s.budget / 8192 < 2 ? 2 : (s.budget / 8192 > SORT_FAN_MAX ? SORT_FAN_MAX : s.budget / 8192));
+	s.fan = (unsigned)(s.budget / 8192 < 2
+				   ? 2
+				   : (s.budget / 8192 > SORT_FAN_MAX ? SORT_FAN_MAX
+								     : s.budget / 8192));
 	s.lo = INFINITY;
 	s.hi = -INFINITY;
 	in = fopen(path, "re");
@@ -430,7 +437,8 @@ sort_run(struct forq_ctx *c)
 		if (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
 		if ((size_t)n > SORT_LINE_MAX) {
-			st = forq_fail(c, "line %llu: longer than %u bytes", (unsigned long long)lineno, SORT_LINE_MAX);
+			st = forq_fail(c, "line %llu: longer than %u bytes",
+				       (unsigned long long)lineno, SORT_LINE_MAX);
 			goto out;
 		}
 		if (strspn(line, " \t") == (size_t)n) {
@@ -438,7 +446,8 @@ sort_run(struct forq_ctx *c)
 			continue;
 		}
 		if (memchr(line, '\0', (size_t)n) != NULL || !csv_number(line, &x)) {
-			st = forq_fail(c, "line %llu: \"%.40s\" is not a number", (unsigned long long)lineno, line);
+			st = forq_fail(c, "line %llu: \"%.40s\" is not a number",
+				       (unsigned long long)lineno, line);
 			goto out;
 		}
 		s.lines++;
@@ -530,7 +539,8 @@ out:
 
 const struct forq_kernel forq_kernel_sort = {
 	.name = "sort",
-	.summary = "sort a file of numbers (one per line) into an output file; external merge sort beyond the memory limit",
+	.summary = "sort a file of numbers (one per line) into an output file; external merge sort "
+		   "beyond the memory limit",
 	.args = sort_args,
 	.validate = NULL,
 	.run = sort_run,

@@ -42,11 +42,14 @@
 static const struct forq_arg_spec stats_args[] = {
 	{ "path", FORQ_ARG_PATH, 1, 0, 0, NULL, NULL, "the CSV file" },
 	{ "column", FORQ_ARG_INT, 0, 0, 1e6, "0", NULL, "0-based index of the column" },
-	{ "name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL, "header name of the column (implies header)" },
+	{ "name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL,
+	  "header name of the column (implies header)" },
 	{ "header", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL, "the first line is a header" },
 	{ "delimiter", FORQ_ARG_STR, 0, 1, 1, "\",\"", NULL, "field delimiter, one byte" },
-	{ "quantiles", FORQ_ARG_NUMS, 0, 0, 1, "[0.5,0.9,0.99]", NULL, "quantiles to report, each in [0,1]" },
-	{ "skip_bad", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL, "skip non-numeric fields instead of failing" },
+	{ "quantiles", FORQ_ARG_NUMS, 0, 0, 1, "[0.5,0.9,0.99]", NULL,
+	  "quantiles to report, each in [0,1]" },
+	{ "skip_bad", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL,
+	  "skip non-numeric fields instead of failing" },
 	{ NULL, 0, 0, 0, 0, NULL, NULL, NULL },
 };
 
@@ -60,7 +63,8 @@ stats_validate(const struct forq_args *a, char *err, size_t errlen)
 		snprintf(err, errlen, "quantiles: at most 64");
 		return -1;
 	}
-	if (strcmp(forq_args_str(a, "delimiter"), "\"") == 0 || strcmp(forq_args_str(a, "delimiter"), "\n") == 0) {
+	if (strcmp(forq_args_str(a, "delimiter"), "\"") == 0 ||
+	    strcmp(forq_args_str(a, "delimiter"), "\n") == 0) {
 		snprintf(err, errlen, "delimiter: cannot be a quote or a newline");
 		return -1;
 	}
@@ -118,7 +122,8 @@ stats_run(struct forq_ctx *c)
 				continue;
 			}
 			if ((unsigned)col >= r.nfields)
-				st = forq_fail(c, "line %llu: no column %d", (unsigned long long)r.lineno, col);
+				st = forq_fail(c, "line %llu: no column %d",
+					       (unsigned long long)r.lineno, col);
 			else
 				st = forq_fail(c, "line %llu: column %d: \"%.40s\" is not a number",
 					       (unsigned long long)r.lineno, col, r.fields[col]);
@@ -131,8 +136,11 @@ stats_run(struct forq_ctx *c)
 			if (ncap > maxn)
 				ncap = maxn;
 			if (n == ncap) {
-				st = forq_fail(c, "more than %zu values: exact quantiles need 8 bytes each, "
-					       "above the memory limit", maxn);
+				st = forq_fail(
+					c,
+					"more than %zu values: exact quantiles need 8 bytes each, "
+					"above the memory limit",
+					maxn);
 				goto out;
 			}
 			nv = realloc(v, ncap * sizeof *nv);

@@ -30,7 +30,8 @@
 static const struct forq_arg_spec mandelbrot_args[] = {
 	{ "width", FORQ_ARG_INT, 0, 1, 8192, "256", NULL, "pixels across" },
 	{ "height", FORQ_ARG_INT, 0, 1, 8192, "256", NULL, "pixels down" },
-	{ "max_iter", FORQ_ARG_INT, 0, 1, 1000000, "500", NULL, "iterations before a point counts as inside" },
+	{ "max_iter", FORQ_ARG_INT, 0, 1, 1000000, "500", NULL,
+	  "iterations before a point counts as inside" },
 	{ "x0", FORQ_ARG_NUM, 0, -10, 10, "-2", NULL, "left edge (real part)" },
 	{ "x1", FORQ_ARG_NUM, 0, -10, 10, "0.5", NULL, "right edge" },
 	{ "y0", FORQ_ARG_NUM, 0, -10, 10, "-1.25", NULL, "bottom edge (imaginary part)" },
@@ -103,20 +104,23 @@ mandelbrot_run(struct forq_ctx *c)
 		rc = forq_result_bytes(c, img, (size_t)hdr + (size_t)w * (size_t)h);
 		free(img);
 		if (rc < 0)
-			return rc == -EFBIG ? FORQ_FAILED : forq_fail(c, "cannot attach the image (%d)", rc);
+			return rc == -EFBIG ? FORQ_FAILED
+					    : forq_fail(c, "cannot attach the image (%d)", rc);
 	}
 	rc = forq_result_printf(c, "{\"width\":%ld,\"height\":%ld,\"max_iter\":%ld,\"inside\":%ld,"
 				"\"area\":%.17g,\"mean_iter\":%.17g}", w, h, maxit, inside,
 				(double)inside * dx * dy, total / ((double)w * (double)h));
 	if (rc < 0)
-		return rc == -EFBIG ? FORQ_FAILED : forq_fail(c, "cannot store the result (%d)", rc);
+		return rc == -EFBIG ? FORQ_FAILED
+				    : forq_fail(c, "cannot store the result (%d)", rc);
 	return FORQ_DONE;
 }
 
 static const struct forq_kernel example_kernels[] = {
 	{
 		.name = "mandelbrot",
-		.summary = "estimate the area of the Mandelbrot set on a pixel grid (example plug-in)",
+		.summary =
+			"estimate the area of the Mandelbrot set on a pixel grid (example plug-in)",
 		.args = mandelbrot_args,
 		.validate = mandelbrot_validate,
 		.run = mandelbrot_run,

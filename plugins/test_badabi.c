@@ -14,7 +14,11 @@ badabi_run(struct forq_ctx *c)
 }
 
 static const struct forq_kernel badabi_kernels[] = {
-	{ .name = "badabi", .summary = "never loaded", .args = NULL, .validate = NULL, .run = badabi_run },
+	{ .name = "badabi",
+	  .summary = "never loaded",
+	  .args = NULL,
+	  .validate = NULL,
+	  .run = badabi_run },
 };
 
 const struct forq_plugin forq_plugin = {

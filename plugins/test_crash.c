@@ -20,7 +20,10 @@ crash_run(struct forq_ctx *c)
 }
 
 static const struct forq_kernel crash_kernels[] = {
-	{ .name = "crash", .summary = "dereference NULL (test fixture)", .args = NULL, .validate = NULL,
+	{ .name = "crash",
+	  .summary = "dereference NULL (test fixture)",
+	  .args = NULL,
+	  .validate = NULL,
 	  .run = crash_run },
 };
 

@@ -13,7 +13,11 @@ dup_run(struct forq_ctx *c)
 }
 
 static const struct forq_kernel dup_kernels[] = {
-	{ .name = "pi", .summary = "a second pi (refused)", .args = NULL, .validate = NULL, .run = dup_run },
+	{ .name = "pi",
+	  .summary = "a second pi (refused)",
+	  .args = NULL,
+	  .validate = NULL,
+	  .run = dup_run },
 };
 
 const struct forq_plugin forq_plugin = {

@@ -4,7 +4,7 @@
  * workers' pidfds, the store's eventfd, a timer and signals.
  *
  * One thread serves every client without blocking: sockets are
- * non-blocking, each connection has an input buffer (at most max_msg bytes
+ * non-blocking and edge-triggered, each connection has an input buffer (at most max_msg bytes
  * of one line) and an output buffer.  Requests on a connection are answered
  * in order: while one waits for the store (TASK_SUBMIT) or for tasks to end
  * (TASK_WAIT), the connection's further lines stay buffered.  A line longer
@@ -38,6 +38,7 @@ struct conn {
 	bool discarding;         /* dropping the rest of an oversized line */
 	bool eof;                /* the peer closed its side */
 	bool registered;         /* fd is in the epoll set */
+	bool unread;             /* the socket may hold input not read yet (busy) */
 };
 
 struct waiter {

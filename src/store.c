@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <unistd.h>
 #include <fcntl.h>
 #include <malloc.h>
@@ -58,6 +59,7 @@
 #define STORE_RETRY_CAP  600000000000ull /* longest retry delay: 10 min */
 #define STORE_CANCEL_IDS 10000           /* ids listed in a cancel reply */
 #define OUTCOME_LOST     0xff            /* apply_end: the worker died */
+#define STORE_SPIN_NS    200000ull        /* spin this long after work before sleeping */
 
 void
 store_key(uint64_t id, unsigned char key[8])
@@ -283,6 +285,8 @@ store_submit(struct store *s, struct store_submit *sub)
 	else
 		s->in_head = sub;
 	s->in_tail = sub;
+	/* relaxed: a hint for the store thread's spin; the lock orders the list */
+	atomic_store_explicit(&s->has_input, true, memory_order_relaxed);
 	pthread_mutex_unlock(&s->lock);
 	doorbell_ring(&s->shm->hdr->store_bell, 1);
 }
@@ -297,6 +301,7 @@ store_report_lost(struct store *s, struct store_lost *l)
 	else
 		s->lost_head = l;
 	s->lost_tail = l;
+	atomic_store_explicit(&s->has_input, true, memory_order_relaxed);
 	pthread_mutex_unlock(&s->lock);
 	doorbell_ring(&s->shm->hdr->store_bell, 1);
 }
@@ -1562,6 +1567,7 @@ store_main(void *arg)
 	struct txn_state ts = { 0 };
 	size_t comp_cap = 1024;
 	unsigned char slot[SHM_COMP_SLOT];
+	uint64_t last_work = 0;
 
 	if (!comps) {
 		log_error("store: out of memory");
@@ -1580,6 +1586,7 @@ store_main(void *arg)
 		s->in_head = s->in_tail = NULL;
 		lost = s->lost_head;
 		s->lost_head = s->lost_tail = NULL;
+		atomic_store_explicit(&s->has_input, false, memory_order_relaxed);
 		pthread_mutex_unlock(&s->lock);
 		/* Controls still waiting for their completions go first. */
 		if (s->deferred) {
@@ -1631,6 +1638,18 @@ store_main(void *arg)
 			}
 			if (stopping)
 				break;
+			/* Spin a little after work before sleeping: what comes
+			 * next (a completion, a submit) then costs no wake-up. */
+			if (now - last_work < STORE_SPIN_NS) {
+				/* sched_yield: on a machine with fewer cores than
+				 * runnable threads, a spinner must not keep the
+				 * thread it waits for off the CPU. */
+				while (sys_now_ns() - last_work < STORE_SPIN_NS &&
+				       !atomic_load_explicit(&s->has_input, memory_order_relaxed) &&
+				       ring_empty(comp) && !atomic_load_explicit(&s->stop, memory_order_relaxed))
+					sched_yield();
+				continue;
+			}
 			uint32_t armed = doorbell_arm(&s->shm->hdr->store_bell);
 			bool work;
 
@@ -1644,6 +1663,7 @@ store_main(void *arg)
 			continue;
 		}
 
+		last_work = now;
 		for (req = reqs; req; req = req->next)
 			req_tail = req;
 		memset(ts.delta, 0, sizeof(ts.delta));

@@ -106,6 +106,7 @@ struct store {
 	struct store_lost *lost_head, *lost_tail;   /* event thread -> store */
 	struct store_submit *done_head, *done_tail; /* store -> event thread */
 	int notify_fd;               /* eventfd written after each commit */
+	_Atomic bool has_input;      /* the lists above are not empty (a hint) */
 	_Atomic bool stop;           /* ask the store thread to finish */
 	uint64_t next_id;            /* store thread: the next id to assign */
 	struct backlog_q backlog[SHM_NPRIO]; /* store thread only */

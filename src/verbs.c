@@ -702,6 +702,10 @@ do_wait(struct server *sv, uint32_t slot, const struct proto_req *req)
 		reply_code(sv, slot, FORQ_EMISSING, "TASK_WAIT needs \"ids\" (a non-empty array) or \"all\": true");
 		return;
 	}
+	/* The generation is read before the check: a commit that lands
+	 * between the two bumps it past gen_checked, so verbs_waiters looks
+	 * again (reading it after would lose that wake-up). */
+	w->gen_checked = atomic_load_explicit(&sv->store.generation, memory_order_acquire);
 	if (waiter_check(sv, w) || ms == 0) {
 		waiter_reply(sv, w, waiter_check(sv, w));
 		free(w->ids);
@@ -709,7 +713,6 @@ do_wait(struct server *sv, uint32_t slot, const struct proto_req *req)
 		return;
 	}
 	w->deadline_ns = sys_now_ns() + ms * 1000000u;
-	w->gen_checked = atomic_load_explicit(&sv->store.generation, memory_order_acquire);
 	w->next = sv->waiters;
 	sv->waiters = w;
 	sv->conns[slot].busy = true;

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -20,7 +21,7 @@
 #include "topo.h"
 #include "worker.h"
 
-#define SPIN_ROUNDS     2000            /* empty polls before sleeping */
+#define SPIN_NS         200000ull       /* poll this long for work before sleeping */
 #define IDLE_SLEEP_NS   500000000ull    /* heartbeat period while idle */
 #define EXEC_GRACE_NS   5000000000ull   /* supervisor's slack past an exec deadline */
 #define KERNEL_GRACE_NS 100000000ull    /* ... past an in-process kernel's deadline */
@@ -480,9 +481,9 @@ worker_main(const struct worker_args *a)
 	for (unsigned p = 0; p < SHM_NPRIO; p++)
 		w.order[p] = p;
 	for (;;) {
-		unsigned spins = 0;
-		uint64_t pos;
+		uint64_t pos, t0;
 		int prio = take(&w, &pos);
+		bool any = false;
 
 		if (prio >= 0) {
 			run_one(&w, (unsigned)prio, pos);
@@ -490,21 +491,24 @@ worker_main(const struct worker_args *a)
 		}
 		if (atomic_load_explicit(&h->shutdown, memory_order_acquire))
 			break;
-		while (spins < SPIN_ROUNDS) {
-			bool any = false;
-
+		/* Poll for SPIN_NS before sleeping: a task that follows soon
+		 * costs no futex wake (15-30 us on a VM, 0.2 us polled). */
+		t0 = sys_now_ns();
+		for (unsigned n = 0; !any; n++) {
 			for (unsigned p = 0; p < SHM_NPRIO && !any; p++)
 				any = !ring_empty(shm_ring(&w.shm, p));
-			if (any)
-				break;
+			if (!any && (n & 63) == 0) {
+				if (sys_now_ns() - t0 > SPIN_NS)
+					break;
+				sched_yield(); /* share the core with what we wait for */
+			}
 			sys_cpu_relax();
-			spins++;
 		}
-		if (spins < SPIN_ROUNDS)
+		if (any)
 			continue;
 		uint32_t armed = doorbell_arm(&h->work_bell);
 		atomic_store_explicit(&w.wb->sleeping, 1, memory_order_relaxed);
-		bool any = atomic_load_explicit(&h->shutdown, memory_order_acquire);
+		any = atomic_load_explicit(&h->shutdown, memory_order_acquire);
 		for (unsigned p = 0; p < SHM_NPRIO && !any; p++)
 			any = !ring_empty(shm_ring(&w.shm, p));
 		if (any) {

@@ -120,9 +120,10 @@ refused(const struct kernel *k, const char *json, const char *needle, const char
 	if (rc != -EINVAL)
 		fail_msg("%s %s: accepted (rc %d), want refused", k->name, json, rc);
 	assert_null(b.data);
-	if (err[0] == '\0' || (needle && !strstr(err, needle)) || (needle2 && !strstr(err, needle2)))
-		fail_msg("%s %s: message \"%s\" lacks \"%s\" / \"%s\"", k->name, json, err, needle ? needle : "",
-			 needle2 ? needle2 : "");
+	if (err[0] == '\0' || (needle && !strstr(err, needle)) ||
+	    (needle2 && !strstr(err, needle2)))
+		fail_msg("%s %s: message \"%s\" lacks \"%s\" / \"%s\"", k->name, json, err,
+			 needle ? needle : "", needle2 ? needle2 : "");
 }
 
 static struct kbuf
@@ -172,7 +173,8 @@ baseline(size_t i)
 	snprintf(out, sizeof out, "%s/out.txt", dir);
 	while (*p && n < sizeof text - PATH_MAX - 20) {
 		if (p[0] == '%' && (p[1] == 's' || p[1] == 'o')) {
-			n += (size_t)snprintf(text + n, sizeof text - n, "%s", p[1] == 's' ? data_file : out);
+			n += (size_t)snprintf(text + n, sizeof text - n, "%s",
+					      p[1] == 's' ? data_file : out);
 			p += 2;
 		} else {
 			text[n++] = *p++;
@@ -253,16 +255,18 @@ test_bad_args_every_kernel(void **state)
 			/* the wrong type */
 			o = cJSON_Duplicate(base, 1);
 			cJSON_DeleteItemFromObjectCaseSensitive(o, s->name);
-			bad = s->type == FORQ_ARG_INT || s->type == FORQ_ARG_NUM || s->type == FORQ_ARG_NUMS ||
-					      s->type == FORQ_ARG_BOOL
+			bad = s->type == FORQ_ARG_INT || s->type == FORQ_ARG_NUM ||
+					      s->type == FORQ_ARG_NUMS || s->type == FORQ_ARG_BOOL
 				      ? cJSON_CreateString("7")
 				      : cJSON_CreateNumber(7);
 			cJSON_AddItemToObject(o, s->name, bad);
 			refused_obj(k, o, s->name, "must be");
 			cJSON_Delete(o);
 			/* out of range, below and above; a fraction for an int */
-			if ((s->type == FORQ_ARG_INT || s->type == FORQ_ARG_NUM) && !(s->min == 0 && s->max == 0)) {
-				double lo = s->min - fmax(1.0, fabs(s->min)), hi = s->max + fmax(1.0, fabs(s->max));
+			if ((s->type == FORQ_ARG_INT || s->type == FORQ_ARG_NUM) &&
+			    !(s->min == 0 && s->max == 0)) {
+				double lo = s->min - fmax(1.0, fabs(s->min)),
+				       hi = s->max + fmax(1.0, fabs(s->max));
 
 				o = cJSON_Duplicate(base, 1);
 				cJSON_DeleteItemFromObjectCaseSensitive(o, s->name);
@@ -310,12 +314,14 @@ test_bad_args_every_kernel(void **state)
 				};
 
 				for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
-					if (paths[p].out != 2 && paths[p].out != (s->type == FORQ_ARG_OUTPATH))
+					if (paths[p].out != 2 &&
+					    paths[p].out != (s->type == FORQ_ARG_OUTPATH))
 						continue;
 					o = cJSON_Duplicate(base, 1);
 					cJSON_DeleteItemFromObjectCaseSensitive(o, s->name);
 					cJSON_AddStringToObject(o, s->name, paths[p].path);
-					refused_obj(k, o, s->name, paths[p].path[0] ? paths[p].needle : NULL);
+					refused_obj(k, o, s->name,
+						    paths[p].path[0] ? paths[p].needle : NULL);
 					cJSON_Delete(o);
 				}
 			}
@@ -351,7 +357,8 @@ test_validate_refusals(void **state)
 		{ "heat2d", "{\"probes\":[0.5]}", "even" },
 		{ "heat2d", "{\"method\":\"sor\",\"t\":1}", "t: only method ftcs" },
 		{ "histogram", "{\"path\":\"%s\",\"min\":0}", "max: give min and max together" },
-		{ "histogram", "{\"path\":\"%s\",\"min\":2,\"max\":1}", "min: must be less than max" },
+		{ "histogram", "{\"path\":\"%s\",\"min\":2,\"max\":1}",
+		  "min: must be less than max" },
 		{ "stats", "{\"path\":\"%s\",\"quantiles\":[0.5,1.5]}", "quantiles" },
 		{ "stats", "{\"path\":\"%s\",\"delimiter\":\";;\"}", "delimiter" },
 		{ "grep", "{\"path\":\"%s\",\"pattern\":\"(unclosed\"}", "pattern:" },
@@ -377,7 +384,8 @@ test_blob(void **state)
 {
 	const struct kernel *k = kernel_find("pi");
 	struct kbuf b = accepted(k, "{\"samples\":5}");
-	cJSON *d = kernel_describe(k, b.data, b.len), *want = cJSON_Parse("{\"samples\":5,\"seed\":1}");
+	cJSON *d = kernel_describe(k, b.data, b.len),
+	      *want = cJSON_Parse("{\"samples\":5,\"seed\":1}");
 	struct kctx ctx;
 	unsigned char *g;
 	char res[64];
@@ -434,7 +442,8 @@ test_blob(void **state)
 		char text[PATH_MAX + 200];
 		unsigned x = 12345;
 
-		snprintf(text, sizeof text, "{\"path\":\"%s\",\"name\":\"v\",\"quantiles\":[0.1,0.2]}", data_file);
+		snprintf(text, sizeof text,
+			 "{\"path\":\"%s\",\"name\":\"v\",\"quantiles\":[0.1,0.2]}", data_file);
 		k = kernel_find("stats");
 		b = accepted(k, text);
 		d = kernel_describe(k, b.data, b.len);
@@ -478,16 +487,19 @@ ctx_run(struct forq_ctx *c)
 
 	switch (ctx_mode) {
 	case 0:         /* accessors */
-		if (forq_task_id(c) != 99 || forq_attempt(c) != 2 || forq_array_index(c) != 5 || forq_cpu(c) != 3 ||
-		    forq_numa(c) != 1 || forq_deadline_ns(c) != 0 || forq_mem_limit(c) != KCTX_MEM_DEFAULT ||
-		    forq_arg_has(c, "s") || forq_arg_str(c, "s") != NULL || !forq_arg_has(c, "size") ||
-		    forq_arg_num(c, "size") != 0 || forq_arg_str(c, "size") != NULL || forq_arg_int(c, "nope") != 0)
+		if (forq_task_id(c) != 99 || forq_attempt(c) != 2 || forq_array_index(c) != 5 ||
+		    forq_cpu(c) != 3 || forq_numa(c) != 1 || forq_deadline_ns(c) != 0 ||
+		    forq_mem_limit(c) != KCTX_MEM_DEFAULT || forq_arg_has(c, "s") ||
+		    forq_arg_str(c, "s") != NULL || !forq_arg_has(c, "size") ||
+		    forq_arg_num(c, "size") != 0 || forq_arg_str(c, "size") != NULL ||
+		    forq_arg_int(c, "nope") != 0)
 			return forq_fail(c, "accessors");
 		forq_progress(c, NAN);
 		forq_progress(c, 2.0);
 		if (forq_cancelled(c))
 			return forq_fail(c, "cancelled?");
-		return forq_result_json(c, " { \"ok\" : [ 1 , 2 ] } ") == 0 ? FORQ_DONE : FORQ_FAILED;
+		return forq_result_json(c, " { \"ok\" : [ 1 , 2 ] } ") == 0 ? FORQ_DONE
+									    : FORQ_FAILED;
 	case 1:         /* a JSON result of @size bytes */
 		big = malloc(n + 1);
 		if (big == NULL)
@@ -498,10 +510,12 @@ ctx_run(struct forq_ctx *c)
 		big[n] = '\0';
 		rc = forq_result_json(c, big);
 		free(big);
-		return rc == 0 ? FORQ_DONE : rc == -EFBIG ? FORQ_DONE /* the adapter still fails it */ : FORQ_FAILED;
+		return rc == 0	      ? FORQ_DONE
+		       : rc == -EFBIG ? FORQ_DONE /* the adapter still fails it */
+				      : FORQ_FAILED;
 	case 2:         /* not JSON */
-		if (forq_result_json(c, "{bad") != -EINVAL || forq_result_json(c, "1 2") != -EINVAL ||
-		    forq_result_json(c, NULL) != -EINVAL)
+		if (forq_result_json(c, "{bad") != -EINVAL ||
+		    forq_result_json(c, "1 2") != -EINVAL || forq_result_json(c, NULL) != -EINVAL)
 			return forq_fail(c, "accepted bad JSON");
 		return FORQ_DONE;
 	case 3:         /* bytes */
@@ -528,7 +542,8 @@ ctx_run(struct forq_ctx *c)
 		}
 		return FORQ_DONE;
 	case 5:
-		return forq_fail(c, "a long explanation of what went wrong, longer than the reason field");
+		return forq_fail(
+			c, "a long explanation of what went wrong, longer than the reason field");
 	case 6:
 		return 42;
 	case 7:
@@ -663,8 +678,8 @@ test_context(void **state)
 	assert_int_equal(ctx.exit_code, 1);
 	assert_int_equal(strlen(ctx.reason), sizeof ctx.reason - 1);
 	assert_true(strncmp(ctx.reason, "a long explanation", 18) == 0);
-	assert_string_equal(ctx.result,
-			    "{\"error\":\"a long explanation of what went wrong, longer than the reason field\"}");
+	assert_string_equal(ctx.result, "{\"error\":\"a long explanation of what went wrong, "
+					"longer than the reason field\"}");
 	ctx_mode = 6;
 	assert_int_equal(abi_run(&ctx_kernel, &ctx, b.data, b.len), KERNEL_FAILED);
 	assert_string_equal(ctx.reason, "bad_status");
@@ -685,14 +700,29 @@ static void
 test_bad_definitions(void **state)
 {
 	static const char *const no_choices[] = { NULL };
-	static const struct forq_arg_spec s_badname[] = { { "Bad", FORQ_ARG_INT, 0, 0, 0, NULL, NULL, "" }, { 0 } };
-	static const struct forq_arg_spec s_dup[] = { { "a", FORQ_ARG_INT, 0, 0, 0, NULL, NULL, "" },
-						      { "a", FORQ_ARG_INT, 0, 0, 0, NULL, NULL, "" }, { 0 } };
-	static const struct forq_arg_spec s_range[] = { { "a", FORQ_ARG_INT, 0, 5, 1, NULL, NULL, "" }, { 0 } };
-	static const struct forq_arg_spec s_enum[] = { { "a", FORQ_ARG_ENUM, 0, 0, 0, NULL, no_choices, "" }, { 0 } };
-	static const struct forq_arg_spec s_def[] = { { "a", FORQ_ARG_INT, 0, 1, 9, "10", NULL, "" }, { 0 } };
-	static const struct forq_arg_spec s_reqdef[] = { { "a", FORQ_ARG_INT, 1, 1, 9, "2", NULL, "" }, { 0 } };
-	static const struct forq_arg_spec s_type[] = { { "a", (enum forq_arg_type)99, 0, 0, 0, NULL, NULL, "" }, { 0 } };
+	static const struct forq_arg_spec s_badname[] = {
+		{ "Bad", FORQ_ARG_INT, 0, 0, 0, NULL, NULL, "" }, { 0 }
+	};
+	static const struct forq_arg_spec s_dup[] = {
+		{ "a", FORQ_ARG_INT, 0, 0, 0, NULL, NULL, "" },
+		{ "a", FORQ_ARG_INT, 0, 0, 0, NULL, NULL, "" },
+		{ 0 }
+	};
+	static const struct forq_arg_spec s_range[] = {
+		{ "a", FORQ_ARG_INT, 0, 5, 1, NULL, NULL, "" }, { 0 }
+	};
+	static const struct forq_arg_spec s_enum[] = {
+		{ "a", FORQ_ARG_ENUM, 0, 0, 0, NULL, no_choices, "" }, { 0 }
+	};
+	static const struct forq_arg_spec s_def[] = {
+		{ "a", FORQ_ARG_INT, 0, 1, 9, "10", NULL, "" }, { 0 }
+	};
+	static const struct forq_arg_spec s_reqdef[] = {
+		{ "a", FORQ_ARG_INT, 1, 1, 9, "2", NULL, "" }, { 0 }
+	};
+	static const struct forq_arg_spec s_type[] = {
+		{ "a", (enum forq_arg_type)99, 0, 0, 0, NULL, NULL, "" }, { 0 }
+	};
 	static const struct {
 		struct forq_kernel k;
 		const char *needle;
@@ -896,7 +926,8 @@ test_describe_all(void **state)
 		if (strcmp(name, "mandelbrot") == 0) {
 			saw_plugin = true;
 			assert_string_equal(origin, "plugin");
-			assert_non_null(strstr(cJSON_GetObjectItem(e, "plugin")->valuestring, "example.so"));
+			assert_non_null(strstr(cJSON_GetObjectItem(e, "plugin")->valuestring,
+					       "example.so"));
 		}
 		if (strcmp(name, "exec") == 0) {
 			saw_exec = true;
@@ -907,11 +938,13 @@ test_describe_all(void **state)
 
 			saw_pi = true;
 			assert_string_equal(origin, "builtin");
-			assert_string_equal(cJSON_GetObjectItem(a0, "name")->valuestring, "samples");
+			assert_string_equal(cJSON_GetObjectItem(a0, "name")->valuestring,
+					    "samples");
 			assert_string_equal(cJSON_GetObjectItem(a0, "type")->valuestring, "int");
 			assert_false(cJSON_IsTrue(cJSON_GetObjectItem(a0, "required")));
 			assert_int_equal((int)cJSON_GetObjectItem(a0, "min")->valuedouble, 1);
-			assert_int_equal((int)cJSON_GetObjectItem(a0, "default")->valuedouble, 10000000);
+			assert_int_equal((int)cJSON_GetObjectItem(a0, "default")->valuedouble,
+					 10000000);
 		}
 	}
 	assert_true(saw_plugin && saw_pi && saw_exec);

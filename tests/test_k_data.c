@@ -104,8 +104,8 @@ static void
 expect_done(struct krun *r, const char *name, const char *json)
 {
 	if (krun(r, name, json) != KERNEL_DONE)
-		fail_msg("%s %s: outcome %d reason \"%s\" result %s", name, json, r->out, r->ctx.reason,
-			 r->ctx.result ? r->ctx.result : "");
+		fail_msg("%s %s: outcome %d reason \"%s\" result %s", name, json, r->out,
+			 r->ctx.reason, r->ctx.result ? r->ctx.result : "");
 	assert_non_null(r->res);
 }
 
@@ -194,7 +194,7 @@ setup(void **state)
 		if (row_g(i) == 6)
 			fprintf(f, "%d,\"g,\"\"6\",%.1f\n", i, row_v(i));
 		else if (i == 10)
-			fprintf(f, "%d,\"g%d\",%.1f\r\n", i, row_g(i), row_v(i));   /* quoted, CRLF */
+			fprintf(f, "%d,\"g%d\",%.1f\r\n", i, row_g(i), row_v(i)); /* quoted, CRLF */
 		else
 			fprintf(f, "%d,g%d,%.1f\n", i, row_g(i), row_v(i));
 	}
@@ -242,7 +242,8 @@ test_stats(void **state)
 	qsort(v, NROWS, sizeof v[0], cmp_d);
 
 	krun_init(&r);
-	snprintf(args, sizeof args, "{\"path\":\"%s\",\"name\":\"val\",\"quantiles\":[0,0.25,0.5,0.9,1]}", csv_path);
+	snprintf(args, sizeof args,
+		 "{\"path\":\"%s\",\"name\":\"val\",\"quantiles\":[0,0.25,0.5,0.9,1]}", csv_path);
 	expect_done(&r, "stats", args);
 	assert_int_equal((int)num(r.res, "count"), NROWS);
 	near(num(r.res, "mean"), mean, 1e-12, "mean");
@@ -260,7 +261,7 @@ test_stats(void **state)
 		i++;
 	}
 	assert_int_equal(i, 5);
-	assert_int_equal(atomic_load(&r.progress), 0);     /* 1000 lines: below the progress period */
+	assert_int_equal(atomic_load(&r.progress), 0); /* 1000 lines: below the progress period */
 	krun_free(&r);
 
 	/* by index with header: the same figures */
@@ -273,7 +274,8 @@ test_stats(void **state)
 	snprintf(args, sizeof args, "{\"path\":\"%s\",\"column\":2}", csv_path);
 	assert_int_equal(krun(&r, "stats", args), KERNEL_FAILED);
 	assert_non_null(strstr(r.ctx.reason, "line 1"));
-	assert_non_null(strstr(cJSON_GetObjectItem(r.res, "error")->valuestring, "is not a number"));
+	assert_non_null(
+		strstr(cJSON_GetObjectItem(r.res, "error")->valuestring, "is not a number"));
 	krun_free(&r);
 	/* ... which skip_bad skips */
 	snprintf(args, sizeof args, "{\"path\":\"%s\",\"column\":2,\"skip_bad\":true}", csv_path);
@@ -304,7 +306,8 @@ test_histogram(void **state)
 	for (int i = 0; i < NROWS; i++)
 		want[row_k(i) / 100]++;
 	krun_init(&r);
-	snprintf(args, sizeof args, "{\"path\":\"%s\",\"name\":\"val\",\"bins\":10,\"min\":-30,\"max\":70}", csv_path);
+	snprintf(args, sizeof args,
+		 "{\"path\":\"%s\",\"name\":\"val\",\"bins\":10,\"min\":-30,\"max\":70}", csv_path);
 	expect_done(&r, "histogram", args);
 	cJSON_ArrayForEach(e, cJSON_GetObjectItem(r.res, "counts"))
 		assert_int_equal((int)e->valuedouble, want[b++]);
@@ -315,7 +318,8 @@ test_histogram(void **state)
 	krun_free(&r);
 
 	/* a narrower range: under- and overflow */
-	snprintf(args, sizeof args, "{\"path\":\"%s\",\"name\":\"val\",\"bins\":4,\"min\":0,\"max\":40}", csv_path);
+	snprintf(args, sizeof args,
+		 "{\"path\":\"%s\",\"name\":\"val\",\"bins\":4,\"min\":0,\"max\":40}", csv_path);
 	expect_done(&r, "histogram", args);
 	{
 		int under = 0, over = 0, in[4] = { 0 };
@@ -339,7 +343,8 @@ test_histogram(void **state)
 	krun_free(&r);
 
 	/* automatic range: the data's extremes, everything counted */
-	snprintf(args, sizeof args, "{\"path\":\"%s\",\"column\":2,\"header\":true,\"bins\":7}", csv_path);
+	snprintf(args, sizeof args, "{\"path\":\"%s\",\"column\":2,\"header\":true,\"bins\":7}",
+		 csv_path);
 	expect_done(&r, "histogram", args);
 	near(num(r.res, "min"), -30, 0, "auto min");
 	near(num(r.res, "max"), 69.9, 1e-12, "auto max");
@@ -380,7 +385,8 @@ test_groupby(void **state)
 		g[k].max = fmax(g[k].max, row_v(i));
 	}
 	krun_init(&r);
-	snprintf(args, sizeof args, "{\"path\":\"%s\",\"key_name\":\"grp\",\"value_name\":\"val\"}", csv_path);
+	snprintf(args, sizeof args, "{\"path\":\"%s\",\"key_name\":\"grp\",\"value_name\":\"val\"}",
+		 csv_path);
 	expect_done(&r, "groupby", args);
 	assert_int_equal((int)num(r.res, "ngroups"), NGRP);
 	assert_int_equal((int)num(r.res, "rows"), NROWS);
@@ -408,7 +414,8 @@ test_groupby(void **state)
 	krun_free(&r);
 
 	/* by index, and a group limit that is too small */
-	snprintf(args, sizeof args, "{\"path\":\"%s\",\"key\":1,\"value\":2,\"header\":true,\"max_groups\":3}",
+	snprintf(args, sizeof args,
+		 "{\"path\":\"%s\",\"key\":1,\"value\":2,\"header\":true,\"max_groups\":3}",
 		 csv_path);
 	assert_int_equal(krun(&r, "groupby", args), KERNEL_FAILED);
 	assert_non_null(strstr(r.ctx.reason, "more than 3 groups"));
@@ -599,7 +606,8 @@ static void
 test_grep(void **state)
 {
 	char path[PATH_MAX + 16], args[PATH_MAX + 200];
-	const char *text = "error: disk\nok\nERROR: net\nerr: x\nwarning\nerror:\nno newline at end error:";
+	const char *text =
+		"error: disk\nok\nERROR: net\nerr: x\nwarning\nerror:\nno newline at end error:";
 	struct krun r;
 
 	(void)state;
@@ -612,11 +620,13 @@ test_grep(void **state)
 	assert_int_equal((int)num(r.res, "lines"), 7);
 	assert_int_equal((int)num(r.res, "bytes"), (int)strlen(text));
 	krun_free(&r);
-	snprintf(args, sizeof args, "{\"path\":\"%s\",\"pattern\":\"^err(or)?:\",\"icase\":true}", path);
+	snprintf(args, sizeof args, "{\"path\":\"%s\",\"pattern\":\"^err(or)?:\",\"icase\":true}",
+		 path);
 	expect_done(&r, "grep", args);
 	assert_int_equal((int)num(r.res, "matches"), 4);
 	krun_free(&r);
-	snprintf(args, sizeof args, "{\"path\":\"%s\",\"pattern\":\"error\",\"invert\":true}", path);
+	snprintf(args, sizeof args, "{\"path\":\"%s\",\"pattern\":\"error\",\"invert\":true}",
+		 path);
 	expect_done(&r, "grep", args);
 	assert_int_equal((int)num(r.res, "matches"), 4);    /* ok, ERROR: net, err: x, warning */
 	krun_free(&r);
@@ -636,11 +646,15 @@ test_checksum(void **state)
 	} want[] = {
 		{ "sha256", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
 		  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
-		{ "sha1", "a9993e364706816aba3e25717850c26c9cd0d89d", "da39a3ee5e6b4b0d3255bfef95601890afd80709" },
+		{ "sha1", "a9993e364706816aba3e25717850c26c9cd0d89d",
+		  "da39a3ee5e6b4b0d3255bfef95601890afd80709" },
 		{ "md5", "900150983cd24fb0d6963f7d28e17f72", "d41d8cd98f00b204e9800998ecf8427e" },
-		{ "sha512", "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-			    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f", NULL },
-		{ "sha3-256", "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532", NULL },
+		{ "sha512",
+		  "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+		  "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f",
+		  NULL },
+		{ "sha3-256", "3a985da74fe225b2045c172d6bd390bd855f086e3e9d525b46bfe24511431532",
+		  NULL },
 		{ "crc32", "352441c2", "00000000" },
 		{ "adler32", "024d0127", "00000001" },
 	};
@@ -654,16 +668,19 @@ test_checksum(void **state)
 	write_file(empty, "", 0);
 	krun_init(&r);
 	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
-		snprintf(args, sizeof args, "{\"path\":\"%s\",\"algorithm\":\"%s\"}", abc, want[i].algo);
+		snprintf(args, sizeof args, "{\"path\":\"%s\",\"algorithm\":\"%s\"}", abc,
+			 want[i].algo);
 		expect_done(&r, "checksum", args);
 		assert_string_equal(cJSON_GetObjectItem(r.res, "digest")->valuestring, want[i].abc);
 		assert_int_equal((int)num(r.res, "bytes"), 3);
 		krun_free(&r);
 		if (want[i].empty == NULL)
 			continue;
-		snprintf(args, sizeof args, "{\"path\":\"%s\",\"algorithm\":\"%s\"}", empty, want[i].algo);
+		snprintf(args, sizeof args, "{\"path\":\"%s\",\"algorithm\":\"%s\"}", empty,
+			 want[i].algo);
 		expect_done(&r, "checksum", args);
-		assert_string_equal(cJSON_GetObjectItem(r.res, "digest")->valuestring, want[i].empty);
+		assert_string_equal(cJSON_GetObjectItem(r.res, "digest")->valuestring,
+				    want[i].empty);
 		krun_free(&r);
 	}
 	/* the default is sha256; a file removed after submit fails cleanly at run */

@@ -116,8 +116,8 @@ static void
 expect_done(struct krun *r, const char *name, const char *json)
 {
 	if (krun(r, name, json) != KERNEL_DONE)
-		fail_msg("%s %s: outcome %d reason \"%s\" result %s", name, json, r->out, r->ctx.reason,
-			 r->ctx.result ? r->ctx.result : "");
+		fail_msg("%s %s: outcome %d reason \"%s\" result %s", name, json, r->out,
+			 r->ctx.reason, r->ctx.result ? r->ctx.result : "");
 	assert_non_null(r->res);
 	if (getenv("FORQ_TEST_VERBOSE"))    /* print every result, for a human */
 		fprintf(stderr, "%s %s\n  -> %.600s\n", name, json, r->ctx.result);
@@ -137,7 +137,8 @@ static void
 near(double got, double want, double tol, const char *what)
 {
 	if (!(fabs(got - want) <= tol))
-		fail_msg("%s: got %.17g, want %.17g +- %.3g (off by %.3g)", what, got, want, tol, fabs(got - want));
+		fail_msg("%s: got %.17g, want %.17g +- %.3g (off by %.3g)", what, got, want, tol,
+			 fabs(got - want));
 }
 
 /* ---- rng ----------------------------------------------------------------- */
@@ -250,7 +251,8 @@ test_pi_cancel(void **state)
 	assert_int_equal(r.out, KERNEL_TIMEOUT);
 	assert_string_equal(r.ctx.reason, "timeout");
 	if (end - r.ctx.deadline_ns > 50 * 1000000ull)
-		fail_msg("stopped %.1f ms after the deadline", (double)(end - r.ctx.deadline_ns) / 1e6);
+		fail_msg("stopped %.1f ms after the deadline",
+			 (double)(end - r.ctx.deadline_ns) / 1e6);
 	krun_free(&r);
 }
 
@@ -290,8 +292,8 @@ test_integrate(void **state)
 		near(v, cases[i].exact, fmax(tol, tol * fabs(cases[i].exact)), cases[i].args);
 		/* the estimate is honest: it bounds the true error (up to round-off) */
 		if (!(fabs(v - cases[i].exact) <= e + 1e-15))
-			fail_msg("%s: error estimate %.3g below the true error %.3g", cases[i].args, e,
-				 fabs(v - cases[i].exact));
+			fail_msg("%s: error estimate %.3g below the true error %.3g", cases[i].args,
+				 e, fabs(v - cases[i].exact));
 		assert_true(num(r.res, "evaluations") >= 15);
 		cJSON_Delete(a);
 		krun_free(&r);
@@ -310,8 +312,10 @@ test_ode_harmonic(void **state)
 
 	(void)state;
 	krun_init(&r);
-	snprintf(args, sizeof args, "{\"system\":\"harmonic\",\"t1\":%.17g,\"rtol\":1e-12,\"atol\":1e-12,"
-		 "\"samples\":101}", 200 * M_PI);
+	snprintf(args, sizeof args,
+		 "{\"system\":\"harmonic\",\"t1\":%.17g,\"rtol\":1e-12,\"atol\":1e-12,"
+		 "\"samples\":101}",
+		 200 * M_PI);
 	expect_done(&r, "ode", args);
 	/* 100 periods: energy kept to 1e-6 and back where it started */
 	assert_true(num(r.res, "drift") < 1e-6);
@@ -334,7 +338,8 @@ test_ode_harmonic(void **state)
 	krun_free(&r);
 
 	/* omega = 3 and a coarse tolerance: still close, far fewer steps */
-	expect_done(&r, "ode", "{\"system\":\"harmonic\",\"omega\":3,\"y0\":[0,3],\"t1\":1,\"samples\":0}");
+	expect_done(&r, "ode",
+		    "{\"system\":\"harmonic\",\"omega\":3,\"y0\":[0,3],\"t1\":1,\"samples\":0}");
 	y = cJSON_GetObjectItem(r.res, "y");
 	near(cJSON_GetArrayItem(y, 0)->valuedouble, sin(3.0), 1e-6, "x(1), omega 3");
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r.res, "trajectory")), 0);
@@ -359,7 +364,8 @@ test_ode_others(void **state)
 	krun_free(&r);
 	krun_free(&r2);
 
-	expect_done(&r, "ode", "{\"system\":\"lotka_volterra\",\"t1\":20,\"rtol\":1e-10,\"atol\":1e-12}");
+	expect_done(&r, "ode",
+		    "{\"system\":\"lotka_volterra\",\"t1\":20,\"rtol\":1e-10,\"atol\":1e-12}");
 	assert_true(num(r.res, "drift") < 1e-7);
 	krun_free(&r);
 
@@ -381,22 +387,26 @@ test_nbody(void **state)
 	(void)state;
 	krun_init(&r);
 	krun_init(&r2);
-	expect_done(&r, "nbody", "{\"n\":64,\"steps\":400,\"dt\":0.002,\"softening\":0.05,\"seed\":3}");
+	expect_done(&r, "nbody",
+		    "{\"n\":64,\"steps\":400,\"dt\":0.002,\"softening\":0.05,\"seed\":3}");
 	d1 = num(r.res, "drift");
 	assert_true(d1 < 1e-4);
 	/* Plummer in Hénon units: E close to -1/4, near virial equilibrium */
 	near(num(r.res, "energy0"), -0.25, 0.1, "E0");
 	assert_true(num(r.res, "virial") > 0.7 && num(r.res, "virial") < 1.3);
 	/* leapfrog: halving dt cuts the error about fourfold */
-	expect_done(&r2, "nbody", "{\"n\":64,\"steps\":800,\"dt\":0.001,\"softening\":0.05,\"seed\":3}");
+	expect_done(&r2, "nbody",
+		    "{\"n\":64,\"steps\":800,\"dt\":0.001,\"softening\":0.05,\"seed\":3}");
 	d2 = num(r2.res, "drift");
 	assert_true(d2 < d1);
 	near(num(r2.res, "energy0"), num(r.res, "energy0"), 0, "same initial conditions");
 	krun_free(&r);
 	krun_free(&r2);
-	expect_done(&r, "nbody", "{\"n\":32,\"steps\":100,\"dt\":0.001,\"softening\":0.1,\"init\":\"sphere\"}");
+	expect_done(&r, "nbody",
+		    "{\"n\":32,\"steps\":100,\"dt\":0.001,\"softening\":0.1,\"init\":\"sphere\"}");
 	assert_true(num(r.res, "drift") < 1e-4);
-	near(num(r.res, "virial"), 2 * num(r.res, "kinetic") / fabs(num(r.res, "potential")), 1e-12, "virial");
+	near(num(r.res, "virial"), 2 * num(r.res, "kinetic") / fabs(num(r.res, "potential")), 1e-12,
+	     "virial");
 	krun_free(&r);
 }
 
@@ -426,16 +436,20 @@ test_heat2d(void **state)
 		}
 	}
 	krun_free(&r);
-	expect_done(&r, "heat2d", "{\"n\":17,\"method\":\"jacobi\",\"tol\":1e-12,\"probes\":[0.5,0.5]}");
-	near(num(cJSON_GetArrayItem(cJSON_GetObjectItem(r.res, "probes"), 0), "u"), 0.25, 1e-9, "jacobi centre");
+	expect_done(&r, "heat2d",
+		    "{\"n\":17,\"method\":\"jacobi\",\"tol\":1e-12,\"probes\":[0.5,0.5]}");
+	near(num(cJSON_GetArrayItem(cJSON_GetObjectItem(r.res, "probes"), 0), "u"), 0.25, 1e-9,
+	     "jacobi centre");
 	krun_free(&r);
 	/* transient from 0 to t = 2: e^(-2π² t) has long died out */
 	expect_done(&r, "heat2d", "{\"n\":17,\"method\":\"ftcs\",\"t\":2,\"probes\":[0.5,0.5]}");
 	assert_true(num(r.res, "r") <= 0.25);
-	near(num(cJSON_GetArrayItem(cJSON_GetObjectItem(r.res, "probes"), 0), "u"), 0.25, 1e-6, "ftcs centre");
+	near(num(cJSON_GetArrayItem(cJSON_GetObjectItem(r.res, "probes"), 0), "u"), 0.25, 1e-6,
+	     "ftcs centre");
 	krun_free(&r);
 	/* all four sides at 2: the steady state is 2 everywhere */
-	expect_done(&r, "heat2d", "{\"n\":9,\"top\":2,\"bottom\":2,\"left\":2,\"right\":2,\"tol\":1e-14}");
+	expect_done(&r, "heat2d",
+		    "{\"n\":9,\"top\":2,\"bottom\":2,\"left\":2,\"right\":2,\"tol\":1e-14}");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItem(r.res, "probes"))
 		near(num(p, "u"), 2.0, 1e-12, "constant");
 	krun_free(&r);
@@ -462,7 +476,8 @@ test_option(void **state)
 	near(num(r.res, "bs") - num(rp.res, "bs"), s0 - k * exp(-rate * t), 1e-10, "parity");
 	krun_free(&r);
 	krun_free(&rp);
-	expect_done(&r, "option", "{\"paths\":200000,\"antithetic\":false,\"seed\":5,\"sigma\":0.4,\"t\":0.5}");
+	expect_done(&r, "option",
+		    "{\"paths\":200000,\"antithetic\":false,\"seed\":5,\"sigma\":0.4,\"t\":0.5}");
 	assert_true(fabs(num(r.res, "mc") - num(r.res, "bs")) < 3 * num(r.res, "stderr"));
 	krun_free(&r);
 }
@@ -491,7 +506,8 @@ check_matmul(size_t n, uint64_t seed)
 	double *a, *b, maxerr = 0;
 
 	krun_init(&r);
-	snprintf(args, sizeof args, "{\"n\":%zu,\"seed\":%llu,\"emit\":true}", n, (unsigned long long)seed);
+	snprintf(args, sizeof args, "{\"n\":%zu,\"seed\":%llu,\"emit\":true}", n,
+		 (unsigned long long)seed);
 	expect_done(&r, "matmul", args);
 	assert_int_equal(r.ctx.bytes_len, n * n * 8);
 	assert_int_equal((int)num(r.res, "threads"), 1);
@@ -522,7 +538,8 @@ check_matmul(size_t n, uint64_t seed)
 			maxerr = fmax(maxerr, fabs(got - ref) / scale);
 		}
 	if (!(maxerr < 1e-13))
-		fail_msg("matmul n=%zu: max relative error %.3g against the naive product", n, maxerr);
+		fail_msg("matmul n=%zu: max relative error %.3g against the naive product", n,
+			 maxerr);
 	free(a);
 	krun_free(&r);
 }
@@ -536,6 +553,37 @@ test_matmul(void **state)
 	check_matmul(530, 3);   /* crosses the 512 tile in both directions */
 	/* OpenBLAS was loaded with one thread: no pool was started */
 	assert_int_equal(thread_count(), 1);
+}
+
+/* Budgets and limits end a task cleanly, with a reason that says which. */
+static void
+test_limits(void **state)
+{
+	struct krun r;
+
+	(void)state;
+	krun_init(&r);
+	/* an evaluation budget too small for the tolerance: DONE, not converged */
+	expect_done(&r, "integrate",
+		    "{\"f\":\"invsqrt\",\"a\":0,\"b\":1,\"tol\":1e-15,\"max_evals\":500}");
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(r.res, "converged")));
+	assert_true(num(r.res, "evaluations") <= 500);
+	krun_free(&r);
+	assert_int_equal(krun(&r, "ode", "{\"system\":\"lorenz\",\"t1\":100,\"max_steps\":10}"),
+			 KERNEL_FAILED);
+	assert_non_null(strstr(r.ctx.reason, "max_steps"));
+	krun_free(&r);
+	/* 3 * 8192^2 doubles are 1.5 GiB: refused against the default 256 MiB */
+	assert_int_equal(krun(&r, "matmul", "{\"n\":8192}"), KERNEL_FAILED);
+	assert_non_null(strstr(r.ctx.reason, "n = 8192 needs"));
+	assert_non_null(strstr(cJSON_GetObjectItem(r.res, "error")->valuestring, "memory limit"));
+	krun_free(&r);
+	/* a result larger than the limit fails the task */
+	r.ctx.result_max = 100;
+	assert_int_equal(krun(&r, "ode", "{\"system\":\"harmonic\",\"t1\":1,\"samples\":50}"),
+			 KERNEL_FAILED);
+	assert_string_equal(r.ctx.reason, "result_too_large");
+	krun_free(&r);
 }
 
 static void
@@ -574,6 +622,7 @@ main(void)
 		cmocka_unit_test(test_option),
 		cmocka_unit_test(test_matmul),
 		cmocka_unit_test(test_linsolve),
+		cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
