@@ -519,6 +519,31 @@ sample_rate(struct server *sv, uint64_t now)
 }
 
 /*
+ * The periodic tick: every 20 ms while anything needs watching (a busy
+ * worker's deadline and heartbeat, a parked wait's timeout, a respawn to
+ * retry), every 250 ms otherwise, so an idle forqd wakes 4 times a second.
+ */
+#define TICK_IDLE_NS 250000000ull
+
+void
+server_tick_rate(struct server *sv)
+{
+	bool busy = sv->waiters != NULL;
+	uint64_t want;
+
+	for (unsigned i = 0; i < sv->nslots && !busy; i++)
+		busy = atomic_load_explicit(&shm_wblock(&sv->shm, i)->task_id, memory_order_relaxed) != 0 ||
+		       sv->sup.w[i].pid == 0;
+	want = busy ? TICK_NS : TICK_IDLE_NS;
+	if (want != sv->tick_ns) {
+		struct itimerspec its = { { 0, (long)want }, { 0, (long)want } };
+
+		if (timerfd_settime(sv->tfd, 0, &its, NULL) == 0)
+			sv->tick_ns = want;
+	}
+}
+
+/*
  * After handling events the loop polls (epoll_wait with timeout 0) for
  * SERVE_SPIN_NS before it blocks: a reply or request that follows within
  * that window costs no wake-up (a futex wake is 15-30 us on a VM).  Idle,
@@ -538,8 +563,12 @@ serve(struct server *sv)
 
 		if (spin && n == 0)
 			sched_yield(); /* let the threads we wait for run */
-		if (n > 0)
-			active = sys_now_ns();
+		/* Only traffic starts a spin window, not the periodic tick. */
+		for (int i = 0; i < n; i++)
+			if ((evs[i].data.u64 & TAG_MASK) != TAG_TIMER) {
+				active = sys_now_ns();
+				break;
+			}
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -572,6 +601,8 @@ serve(struct server *sv)
 					log_warn("eventfd read: %s", strerror(errno));
 				verbs_store_done(sv);
 				verbs_waiters(sv, sys_now_ns());
+				if (sv->tick_ns != TICK_NS)
+					server_tick_rate(sv);
 				break;
 			case TAG_TIMER: {
 				uint64_t now = sys_now_ns();
@@ -581,6 +612,7 @@ serve(struct server *sv)
 				supervise_tick(&sv->sup, now);
 				verbs_waiters(sv, now);
 				sample_rate(sv, now);
+				server_tick_rate(sv);
 				break;
 			}
 			case TAG_SIGNAL: {
@@ -688,6 +720,7 @@ server_run(struct server_config *cfg)
 	sv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sv->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	sv->sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	sv->tick_ns = TICK_NS;
 	if (sv->epfd < 0 || sv->efd < 0 || sv->tfd < 0 || sv->sfd < 0 ||
 	    timerfd_settime(sv->tfd, 0, &its, NULL) < 0 ||
 	    add_fd(sv, sv->lfd, TAG_LISTEN) < 0 || add_fd(sv, sv->efd, TAG_EVENT) < 0 ||

@@ -92,6 +92,7 @@ struct server {
 	unsigned rate_i;
 	bool stop;               /* leave the loop */
 	char sup_plugin_dir[4200]; /* the plug-in directory in use */
+	uint64_t tick_ns;        /* the timer's period now */
 };
 
 /* server_run - the whole daemon: set up, serve until stopped, tear down.
@@ -103,6 +104,9 @@ void server_send(struct server *sv, uint32_t slot, char *line, size_t len);
 
 /* server_conn - the connection at @slot if its generation is @gen, else NULL. */
 struct conn *server_conn(struct server *sv, uint32_t slot, uint32_t gen);
+
+/* server_tick_rate - set the timer's period for what needs watching now. */
+void server_tick_rate(struct server *sv);
 
 /* server_resume - a busy connection got its reply: process its buffered lines. */
 void server_resume(struct server *sv, uint32_t slot);

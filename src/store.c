@@ -1547,7 +1547,9 @@ reply_all(struct store *s, struct store_submit *head, struct store_submit *tail)
 static uint64_t
 sleep_ns(struct store *s, uint64_t now)
 {
-	uint64_t t = 100000000ull;
+	/* Doorbell-driven; the timeout is only a safety net, so an idle
+	 * store thread wakes once a second. */
+	uint64_t t = 1000000000ull;
 
 	if (s->deferred)
 		t = 1000000ull;

@@ -716,6 +716,7 @@ do_wait(struct server *sv, uint32_t slot, const struct proto_req *req)
 	w->next = sv->waiters;
 	sv->waiters = w;
 	sv->conns[slot].busy = true;
+	server_tick_rate(sv);
 }
 
 void
