@@ -20,6 +20,7 @@ static const char usage[] =
 	"             [--sync fsync|nosync] [--ring-size N] [--max-message BYTES]\n"
 	"             [--shutdown-grace DURATION] [--aging DURATION] [--hang-timeout DURATION]\n"
 	"             [--plugin PATH]... [--plugin-dir DIR] [--max-result BYTES]\n"
+	"             [--kernel-mem BYTES]\n"
 	"             [--log-level error|warn|info|debug]\n"
 	"\n"
 	"Runs the forq supervisor in the foreground (logs to stderr); SIGTERM or\n"
@@ -43,6 +44,7 @@ static const char usage[] =
 	"  --plugin PATH       load a kernel plug-in (repeatable)\n"
 	"  --plugin-dir DIR    load every *.so of DIR (default STATE/plugins)\n"
 	"  --max-result BYTES  largest result of one task (default 1048576)\n"
+	"  --kernel-mem BYTES  memory a kernel should stay under (default 268435456)\n"
 	"  --log-level L       error, warn, info (default) or debug\n"
 	"  -h, --help          this text\n"
 	"  -V, --version       the version\n";
@@ -71,7 +73,7 @@ parse_u64(const char *s, uint64_t *v)
 enum {
 	OPT_STATE = 256, OPT_SOCKET, OPT_WORKERS, OPT_CPUS, OPT_SYNC, OPT_RING, OPT_MAXMSG,
 	OPT_GRACE, OPT_LOG, OPT_WORKER, OPT_SHM, OPT_CPUSET, OPT_NODESET,
-	OPT_AGING, OPT_HANG, OPT_PLUGIN, OPT_PLUGIN_DIR, OPT_MAX_RESULT, OPT_NUMA,
+	OPT_AGING, OPT_HANG, OPT_PLUGIN, OPT_PLUGIN_DIR, OPT_MAX_RESULT, OPT_NUMA, OPT_KMEM,
 };
 
 int
@@ -93,6 +95,7 @@ main(int argc, char **argv)
 		{ "plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR },
 		{ "max-result", required_argument, NULL, OPT_MAX_RESULT },
 		{ "numa", required_argument, NULL, OPT_NUMA },
+		{ "kernel-mem", required_argument, NULL, OPT_KMEM },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		/* internal: forqd re-executing itself as a worker */
@@ -187,6 +190,12 @@ main(int argc, char **argv)
 				return misuse("--max-result: expected bytes from 1024 to 268435456, got '%s'", optarg);
 			cfg.max_result = (size_t)v;
 			break;
+		case OPT_KMEM:
+			if (parse_u64(optarg, &v) < 0 || v < (1u << 20) || v > (1ull << 44))
+				return misuse("--kernel-mem: expected bytes from 1048576 to 17592186044416, got '%s'",
+					      optarg);
+			cfg.kernel_mem = (size_t)v;
+			break;
 		case OPT_NUMA:
 			wa.numa = atoi(optarg);
 			break;
@@ -228,6 +237,7 @@ main(int argc, char **argv)
 		wa.nplugins = nplugins;
 		wa.plugin_dir = cfg.plugin_dir;
 		wa.max_result = cfg.max_result;
+		wa.kernel_mem = cfg.kernel_mem;
 		return worker_main(&wa);
 	}
 	if (state)

@@ -739,6 +739,8 @@ server_run(struct server_config *cfg)
 	sv->sup.nplugins = cfg->nplugins;
 	snprintf(sv->sup.plugin_dir, sizeof(sv->sup.plugin_dir), "%s", sv->sup_plugin_dir);
 	snprintf(sv->sup.max_result, sizeof(sv->sup.max_result), "%zu", cfg->max_result);
+	if (cfg->kernel_mem)
+		snprintf(sv->sup.kernel_mem, sizeof(sv->sup.kernel_mem), "%zu", cfg->kernel_mem);
 	sv->store.max_result = cfg->max_result;
 	snprintf(sv->store.res_dir, sizeof(sv->store.res_dir), "%s/results", cfg->state_dir);
 	if ((rc = supervise_start(&sv->sup, adopt, &inflight, &ninflight)) < 0 ||

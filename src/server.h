@@ -68,6 +68,7 @@ struct server_config {
 	unsigned nplugins;
 	char *plugin_dir;        /* --plugin-dir, or NULL */
 	size_t max_result;       /* bytes of one task's result */
+	size_t kernel_mem;       /* memory a kernel should stay under; 0 = default */
 };
 
 struct server {

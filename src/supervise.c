@@ -1,8 +1,10 @@
 /*
  * supervise — spawn, watch, repair and respawn workers (see supervise.h).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdbool.h>
 #include <poll.h>
 #include <signal.h>
@@ -92,6 +94,10 @@ spawn(struct supervisor *s, unsigned i)
 	if (s->max_result[0]) {
 		argv[a++] = "--max-result";
 		argv[a++] = s->max_result;
+	}
+	if (s->kernel_mem[0]) {
+		argv[a++] = "--kernel-mem";
+		argv[a++] = s->kernel_mem;
 	}
 	argv[a] = NULL;
 	/* The block is reset before the process exists: the new worker finds
@@ -345,6 +351,38 @@ supervise_start(struct supervisor *s, bool adopt_old, uint64_t **inflight, size_
 	return 0;
 }
 
+static int
+scratch_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+/* Remove STATE/scratch/forq-scratch-ID-* left by a worker that died running task @id. */
+static void
+scratch_drop(struct supervisor *s, uint64_t id)
+{
+	char dir[4300], prefix[64], cmd_path[4400];
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/scratch", s->state_dir);
+	snprintf(prefix, sizeof(prefix), "forq-scratch-%llu-", (unsigned long long)id);
+	d = opendir(dir);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(cmd_path, sizeof(cmd_path), "%s/%s", dir, e->d_name);
+		if (nftw(cmd_path, scratch_rm, 16, FTW_DEPTH | FTW_PHYS) < 0)
+			log_warn("cannot remove %s: %s", cmd_path, strerror(errno));
+	}
+	closedir(d);
+}
+
 static void
 salvage(void *arg, const void *item, uint32_t len)
 {
@@ -397,6 +435,8 @@ supervise_on_exit(struct supervisor *s, unsigned i)
 		sc.found = true;
 	}
 	kill_task = atomic_load_explicit(&wb->kill_task, memory_order_relaxed);
+	if (sc.found)
+		scratch_drop(s, sc.t.id);
 	/* At shutdown a held task is not reported: it stays QUEUED and runs
 	 * again when forqd next starts. */
 	if (sc.found && !s->stopping) {

@@ -62,6 +62,7 @@ struct supervisor {
 	unsigned nplugins;
 	char plugin_dir[4200];   /* the plug-in directory passed to workers */
 	char max_result[24];     /* --max-result passed to workers */
+	char kernel_mem[24];     /* --kernel-mem passed to workers ("" = default) */
 };
 
 /*

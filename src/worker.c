@@ -42,6 +42,7 @@ struct wstate_local {
 	char *result;            /* result buffer (malloc'd; ABI kernels may grow it) */
 	size_t result_cap;
 	size_t max_result;       /* forqd --max-result */
+	size_t kernel_mem;       /* forqd --kernel-mem */
 	char res_dir[4200];      /* STATE/results: results too large for a completion */
 	char scratch[4200];      /* STATE/scratch: kernels' temporary directories */
 };
@@ -349,6 +350,7 @@ run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
 	ctx.bytes_max = w->max_result;
 	ctx.progress_permille = &wb->progress;
 	ctx.scratch_base = w->scratch;
+	ctx.mem_limit = w->kernel_mem;
 	ctx.exit_code = 0;
 	if (!k) {
 		out = KERNEL_FAILED;
@@ -441,6 +443,7 @@ worker_main(const struct worker_args *a)
 	w.wb = shm_wblock(&w.shm, a->index);
 	w.owner = a->index + 1;
 	w.max_result = a->max_result ? a->max_result : (1u << 20);
+	w.kernel_mem = a->kernel_mem;
 	w.result_cap = 4096;
 	w.result = malloc(w.result_cap);
 	if (!w.result) {

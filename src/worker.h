@@ -27,6 +27,7 @@ struct worker_args {
 	unsigned nplugins;
 	const char *plugin_dir;  /* and the plug-in directory */
 	size_t max_result;       /* largest result, bytes */
+	size_t kernel_mem;       /* forq_mem_limit(); 0 = the default */
 };
 
 /* worker_main - run the worker; returns the process exit status. */
