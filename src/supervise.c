@@ -364,7 +364,7 @@ scratch_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 static void
 scratch_drop(struct supervisor *s, uint64_t id)
 {
-	char dir[4300], prefix[64], cmd_path[4400];
+	char dir[4300], prefix[64], cmd_path[4600];
 	struct dirent *e;
 	DIR *d;
 
