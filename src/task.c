@@ -2,6 +2,7 @@
  * task — states, transition table, record packing (see task.h).
  * Pure functions; any thread, any process.
  */
+#include <endian.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -57,6 +58,26 @@ task_transition(enum task_state from, enum task_event ev)
 void
 task_put_be(unsigned char *p, uint64_t v, unsigned n)
 {
+	switch (n) {
+	case 8: {
+		uint64_t x = htobe64(v);
+
+		memcpy(p, &x, 8);
+		return;
+	}
+	case 4: {
+		uint32_t x = htobe32((uint32_t)v);
+
+		memcpy(p, &x, 4);
+		return;
+	}
+	case 2: {
+		uint16_t x = htobe16((uint16_t)v);
+
+		memcpy(p, &x, 2);
+		return;
+	}
+	}
 	for (unsigned i = 0; i < n; i++)
 		p[n - 1 - i] = (unsigned char)(v >> (8 * i));
 }
@@ -66,6 +87,26 @@ task_get_be(const unsigned char *p, unsigned n)
 {
 	uint64_t v = 0;
 
+	switch (n) {
+	case 8: {
+		uint64_t x;
+
+		memcpy(&x, p, 8);
+		return be64toh(x);
+	}
+	case 4: {
+		uint32_t x;
+
+		memcpy(&x, p, 4);
+		return be32toh(x);
+	}
+	case 2: {
+		uint16_t x;
+
+		memcpy(&x, p, 2);
+		return be16toh(x);
+	}
+	}
 	for (unsigned i = 0; i < n; i++)
 		v = (v << 8) | p[i];
 	return v;

@@ -80,7 +80,7 @@ open_db(struct wstate_local *w)
 		goto out_env;
 	if ((rc = mdb_txn_begin(w->env, NULL, MDB_RDONLY, &txn)))
 		goto out_env;
-	rc = mdb_dbi_open(txn, "tasks", 0, &w->dbi);
+	rc = mdb_dbi_open(txn, "tasks", MDB_INTEGERKEY, &w->dbi);
 	if (rc) {
 		mdb_txn_abort(txn);
 		goto out_env;

@@ -56,6 +56,7 @@
 #endif
 
 #define EXIT_USAGE 2
+#define EXIT_REFUSED 4                    /* as forqd's refusals: result --bytes with none */
 #define EXIT_INTERNAL 70
 #define ID_MAX ((UINT64_C(1) << 53) - 1)  /* ids travel as JSON numbers (doubles) */
 #define BATCH_TASKS_MAX 50000             /* tasks per TASK_SUBMIT batch */
@@ -304,6 +305,7 @@ enum {
 	OPT_AFTER,
 	OPT_AFTER_ANY,
 	OPT_ARRAY,
+	OPT_BYTES,
 };
 
 /* Report getopt's '?' or ':' for argv; returns exit status 2. */
@@ -1758,38 +1760,160 @@ verb_status(struct cli *x, int argc, char **argv)
 
 /* -- result -- */
 
+#define RESULT_MAX_REPLY (512u << 20) /* --bytes: forqd --max-result allows 256 MiB, base64 4/3 */
+
 static const char result_usage[] =
-	"usage: forq result ID [--json]\n"
+	"usage: forq result ID [--bytes] [--json]\n"
 	"\n"
 	"Print the result of the finished task ID: its result JSON, or for a\n"
 	"command without one its exit code.\n"
 	"\n"
+	"      --bytes           write the raw bytes the kernel attached to its result\n"
+	"                        to standard output, and nothing else (exit 4 when\n"
+	"                        it attached none); with --json, the reply with\n"
+	"                        them in base64\n"
 	JSON_HELP
 	SOCKET_HELP
 	HELP_HELP;
 
+/* The value of one base64 digit, or -1. */
+static int
+b64_digit(unsigned char ch)
+{
+	if (ch >= 'A' && ch <= 'Z')
+		return ch - 'A';
+	if (ch >= 'a' && ch <= 'z')
+		return ch - 'a' + 26;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0' + 52;
+	if (ch == '+')
+		return 62;
+	if (ch == '/')
+		return 63;
+	return -1;
+}
+
+/*
+ * Decode the padded base64 text @s (RFC 4648, no blanks) into @out, which
+ * has room for strlen(@s) / 4 * 3 bytes; *@len gets the bytes written.
+ * Returns 0, or -EINVAL for text that is not base64.
+ */
+static int
+b64_decode(const char *s, unsigned char *out, size_t *len)
+{
+	size_t n = strlen(s), w = 0;
+
+	if (n % 4)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i += 4) {
+		int d[4], pad = 0;
+		uint32_t v = 0;
+
+		for (int j = 0; j < 4; j++) {
+			if (s[i + j] == '=' && i + 4 == n && j >= 2) {
+				d[j] = 0;
+				pad++;
+			} else if (pad || (d[j] = b64_digit((unsigned char)s[i + j])) < 0) {
+				return -EINVAL;
+			}
+			v = v << 6 | (uint32_t)d[j];
+		}
+		out[w++] = (unsigned char)(v >> 16);
+		if (pad < 2)
+			out[w++] = (unsigned char)(v >> 8);
+		if (pad < 1)
+			out[w++] = (unsigned char)v;
+	}
+	*len = w;
+	return 0;
+}
+
+/* --bytes without --json: the reply's "bytes", decoded, to stdout. */
+static int
+print_result_bytes(struct cli *x, uint64_t id, const cJSON *reply)
+{
+	const cJSON *b = jget(reply, "bytes");
+	unsigned char *buf;
+	double want;
+	size_t len;
+	int rc = 0;
+
+	if (!jnum(reply, "bytes_len", &want) || want <= 0 || !cJSON_IsString(b)) {
+		fprintf(stderr, "forq: result: task %" PRIu64 " has no result bytes\n", id);
+		return EXIT_REFUSED;
+	}
+	buf = malloc(strlen(b->valuestring) / 4 * 3 + 1);
+	if (!buf)
+		return fail_nomem(x);
+	if (b64_decode(b->valuestring, buf, &len) < 0 || (double)len != want)
+		rc = fail(x, FORQ_EPROTO, "the result bytes of task %" PRIu64
+			  " are not %.0f bytes of base64", id, want);
+	else if (fwrite(buf, 1, len, stdout) != len)
+		rc = fail(x, FORQ_EINTERNAL, "writing the output: %s", strerror(errno));
+	free(buf);
+	return rc;
+}
+
 static int
 verb_result(struct cli *x, int argc, char **argv)
 {
+	static const struct option lo[] = {
+		{ "bytes", no_argument, NULL, OPT_BYTES },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
 	const cJSON *res;
-	cJSON *reply;
+	cJSON *req, *reply;
+	bool bytes = false;
 	uint64_t id;
 	double ec;
-	bool help;
-	int rc;
+	int ch, rc;
 
-	rc = parse_common(x, argc, argv, true, &help);
-	if (rc || help)
-		return rc;
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_BYTES:
+			bytes = true;
+			break;
+		case OPT_JSON:
+			x->json = true;
+			break;
+		case OPT_SOCKET:
+			x->socket = optarg;
+			break;
+		case 'h':
+			return verb_help(x->verb);
+		default:
+			return bad_option(x, ch, argv);
+		}
+	}
 	rc = one_id(x, argc, argv, &id);
 	if (rc)
 		return rc;
-	rc = cli_call(x, "TASK_RESULT", id_request(id), &reply);
+	req = id_request(id);
+	if (req && bytes && !cJSON_AddTrueToObject(req, "bytes")) {
+		cJSON_Delete(req);
+		req = NULL;
+	}
+	if (!req)
+		return fail_nomem(x);
+	if (bytes) {
+		rc = cli_connect(x);
+		if (rc) {
+			cJSON_Delete(req);
+			return rc;
+		}
+		forq_client_set_max_reply(x->c, RESULT_MAX_REPLY);
+	}
+	rc = cli_call(x, "TASK_RESULT", req, &reply);
 	if (rc)
 		return rc;
 	res = jget(reply, "result");
 	if (x->json)
 		rc = print_json(x, reply);
+	else if (bytes)
+		rc = print_result_bytes(x, id, reply);
 	else if (res && !cJSON_IsNull(res))
 		rc = print_json(x, res);
 	else if (jnum(reply, "exit_code", &ec))
@@ -2612,7 +2736,8 @@ static const struct verb verbs[] = {
 	  submit_usage },
 	{ "cancel", verb_cancel, "cancel tasks", cancel_usage },
 	{ "status", verb_status, "show a task", status_usage },
-	{ "result", verb_result, "print a finished task's result", result_usage },
+	{ "result", verb_result, "print a finished task's result, or its raw bytes (--bytes)",
+	  result_usage },
 	{ "log", verb_log, "print a task's output", log_usage },
 	{ "list", verb_list, "list tasks", list_usage },
 	{ "wait", verb_wait, "wait for tasks to finish", wait_usage },
