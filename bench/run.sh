@@ -2,7 +2,9 @@
 # Run forq's benchmarks one after another and print one table at the end.
 #   sh bench/run.sh BUILD_DIR [--json] [--tiny]
 # The six of issue 3 run in this order: ring latency throughput scaling
-# backlog cost; any other program in BUILD_DIR/bench/ runs after them.
+# backlog cost; then kernels (issue 5: the built-in compute kernels, tasks/s
+# and the scheduler's share of the workers' time); any other program in
+# BUILD_DIR/bench/ runs after them.
 # Each program starts its own forqd in temporary directories and measures
 # its own baselines in the same run.
 #
@@ -10,7 +12,8 @@
 # table of the summary rows the programs print (lines "  @ NAME | what |
 # figure | baseline | ratio | target"): the figure, the same run's
 # baseline, figure/baseline, and the issue's target with "(met)" or
-# "(missed)".  With --json each program gets --json and the documents are
+# "(missed)" (kernels: tasks/s against workers / mean task time, a ratio
+# of 1 - the scheduler's share, and no target).  With --json each program gets --json and the documents are
 # wrapped into one object keyed by program name,
 # {"ring":{...},"latency":{...},...}; every document has a "summary" array
 # of the same rows; a program that fails or prints nothing contributes
@@ -44,7 +47,7 @@ done
 [ -d "$B/bench" ] || { echo "bench/run.sh: no $B/bench: run make first" >&2; exit 1; }
 limit=${BENCH_TIMEOUT:-200}
 
-order="ring latency throughput scaling backlog cost"
+order="ring latency throughput scaling backlog cost kernels"
 progs=""
 for name in $order; do
 	p="$B/bench/$name"
@@ -106,7 +109,7 @@ done
 if [ $json -eq 1 ]; then
 	printf '}\n'
 else
-	echo "==> summary: figure, the same run's baseline, figure/baseline, issue 3's target"
+	echo "==> summary: figure, the same run's baseline, figure/baseline, the issue's target"
 	awk -F' [|] ' '
 	BEGIN { h[1] = "benchmark"; h[2] = "measure"; h[3] = "figure"; h[4] = "baseline";
 		h[5] = "ratio"; h[6] = "target"

@@ -198,6 +198,7 @@ exec_check(const cJSON *args, const cJSON **argvp, const cJSON **envp, const cJS
 	const cJSON *argv = NULL, *env = NULL, *cwd = NULL, *f, *g;
 	size_t sz = EXEC_HDR_LEN;
 	unsigned i, n;
+	struct stat st;
 
 	if (args == NULL || cJSON_IsNull(args)) {
 		snprintf(err, errlen, "\"argv\" is required");
@@ -289,6 +290,13 @@ exec_check(const cJSON *args, const cJSON **argvp, const cJSON **envp, const cJS
 		if (!cJSON_IsString(cwd) || cwd->valuestring == NULL ||
 		    cwd->valuestring[0] != '/') {
 			snprintf(err, errlen, "\"cwd\" must be an absolute path");
+			return -EINVAL;
+		}
+		/* Checked at submit, as forq kernels lists it (a path): a
+		 * missing directory is refused now, not discovered at spawn. */
+		if (stat(cwd->valuestring, &st) < 0 || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "\"cwd\": %s: %s", cwd->valuestring,
+				 stat(cwd->valuestring, &st) < 0 ? strerror(errno) : "not a directory");
 			return -EINVAL;
 		}
 		if (!exec_grow(&sz, 4) || !exec_grow(&sz, strlen(cwd->valuestring)))

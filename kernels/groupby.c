@@ -39,10 +39,10 @@
 
 static const struct forq_arg_spec groupby_args[] = {
 	{ "path", FORQ_ARG_PATH, 1, 0, 0, NULL, NULL, "the CSV file" },
-	{ "key", FORQ_ARG_INT, 0, 0, 1e6, "0", NULL, "0-based index of the key column" },
+	{ "key", FORQ_ARG_INT, 0, 0, 1e6, NULL, NULL, "0-based index of the key column (default 0)" },
 	{ "key_name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL,
 	  "header name of the key column (implies header)" },
-	{ "value", FORQ_ARG_INT, 0, 0, 1e6, "1", NULL, "0-based index of the value column" },
+	{ "value", FORQ_ARG_INT, 0, 0, 1e6, NULL, NULL, "0-based index of the value column (default 1)" },
 	{ "value_name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL,
 	  "header name of the value column (implies header)" },
 	{ "header", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL, "the first line is a header" },
@@ -75,6 +75,14 @@ groupby_validate(const struct forq_args *a, char *err, size_t errlen)
 {
 	const char *d = forq_args_str(a, "delimiter");
 
+	if (forq_args_has(a, "key") && forq_args_has(a, "key_name")) {
+		snprintf(err, errlen, "key_name: give the column by index or by name, not both");
+		return -1;
+	}
+	if (forq_args_has(a, "value") && forq_args_has(a, "value_name")) {
+		snprintf(err, errlen, "value_name: give the column by index or by name, not both");
+		return -1;
+	}
 	if (strcmp(d, "\"") == 0 || strcmp(d, "\n") == 0) {
 		snprintf(err, errlen, "delimiter: cannot be a quote or a newline");
 		return -1;
@@ -179,7 +187,7 @@ static int
 groupby_run(struct forq_ctx *c)
 {
 	const char *names[2] = { forq_arg_str(c, "key_name"), forq_arg_str(c, "value_name") };
-	int idx[2] = { (int)forq_arg_int(c, "key"), (int)forq_arg_int(c, "value") };
+	int idx[2] = { (forq_arg_has(c, "key") ? (int)forq_arg_int(c, "key") : 0), (forq_arg_has(c, "value") ? (int)forq_arg_int(c, "value") : 1) };
 	size_t max = (size_t)forq_arg_int(c, "max_groups");
 	bool skip_bad = forq_arg_bool(c, "skip_bad"), full;
 	struct gtab t = { 0 };

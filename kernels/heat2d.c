@@ -73,6 +73,8 @@ struct grid {
 	uint64_t since;              /* point updates since the last cancel check */
 };
 
+#define HEAT2D_WORK_MAX 1e11 /* ftcs point updates accepted at submit */
+
 static int
 heat2d_validate(const struct forq_args *a, char *err, size_t errlen)
 {
@@ -88,6 +90,20 @@ heat2d_validate(const struct forq_args *a, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: only method ftcs takes it",
 			 forq_args_has(a, "alpha") ? "alpha" : "t");
 		return -1;
+	}
+	if (ftcs) {
+		/* The work is steps x n^2 point updates: refuse at submit what
+		 * would run for hours (about 1e11 updates), not at run time. */
+		double n = (double)forq_args_int(a, "n");
+		double alpha = forq_args_has(a, "alpha") ? forq_args_num(a, "alpha") : 1.0;
+		double tend = forq_args_has(a, "t") ? forq_args_num(a, "t") : 0.1;
+		double h = 1.0 / (n - 1), steps = ceil(tend / (0.2 * h * h / alpha));
+
+		if (steps * n * n > HEAT2D_WORK_MAX) {
+			snprintf(err, errlen, "t: %.3g steps of %.0fx%.0f points is too much work (at most %.0e updates; lower t, alpha or n)",
+				 steps, n, n, HEAT2D_WORK_MAX);
+			return -1;
+		}
 	}
 	return 0;
 }

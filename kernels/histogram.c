@@ -32,7 +32,7 @@
 
 static const struct forq_arg_spec histogram_args[] = {
 	{ "path", FORQ_ARG_PATH, 1, 0, 0, NULL, NULL, "the CSV file" },
-	{ "column", FORQ_ARG_INT, 0, 0, 1e6, "0", NULL, "0-based index of the column" },
+	{ "column", FORQ_ARG_INT, 0, 0, 1e6, NULL, NULL, "0-based index of the column (default 0)" },
 	{ "name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL,
 	  "header name of the column (implies header)" },
 	{ "header", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL, "the first line is a header" },
@@ -52,6 +52,10 @@ histogram_validate(const struct forq_args *a, char *err, size_t errlen)
 {
 	bool lo = forq_args_has(a, "min"), hi = forq_args_has(a, "max");
 
+	if (forq_args_has(a, "column") && forq_args_has(a, "name")) {
+		snprintf(err, errlen, "name: give the column by index or by name, not both");
+		return -1;
+	}
 	if (lo != hi) {
 		snprintf(err, errlen, "%s: give min and max together, or neither",
 			 lo ? "max" : "min");
@@ -82,7 +86,7 @@ static int
 hist_pass(struct forq_ctx *c, struct hpass *p, double base, double span)
 {
 	const char *name = forq_arg_str(c, "name"), *missing = NULL;
-	int col = (int)forq_arg_int(c, "column"), rc;
+	int col = (forq_arg_has(c, "column") ? (int)forq_arg_int(c, "column") : 0), rc;
 	bool skip_bad = forq_arg_bool(c, "skip_bad");
 	struct csv r;
 	char msg[200];

@@ -41,7 +41,7 @@
 
 static const struct forq_arg_spec stats_args[] = {
 	{ "path", FORQ_ARG_PATH, 1, 0, 0, NULL, NULL, "the CSV file" },
-	{ "column", FORQ_ARG_INT, 0, 0, 1e6, "0", NULL, "0-based index of the column" },
+	{ "column", FORQ_ARG_INT, 0, 0, 1e6, NULL, NULL, "0-based index of the column (default 0)" },
 	{ "name", FORQ_ARG_STR, 0, 1, 256, NULL, NULL,
 	  "header name of the column (implies header)" },
 	{ "header", FORQ_ARG_BOOL, 0, 0, 0, "false", NULL, "the first line is a header" },
@@ -58,6 +58,10 @@ stats_validate(const struct forq_args *a, char *err, size_t errlen)
 {
 	size_t nq;
 
+	if (forq_args_has(a, "column") && forq_args_has(a, "name")) {
+		snprintf(err, errlen, "name: give the column by index or by name, not both");
+		return -1;
+	}
 	forq_args_nums(a, "quantiles", &nq);
 	if (nq > 64) {
 		snprintf(err, errlen, "quantiles: at most 64");
@@ -83,7 +87,7 @@ static int
 stats_run(struct forq_ctx *c)
 {
 	const char *name = forq_arg_str(c, "name");
-	int col = (int)forq_arg_int(c, "column");
+	int col = (forq_arg_has(c, "column") ? (int)forq_arg_int(c, "column") : 0);
 	bool skip_bad = forq_arg_bool(c, "skip_bad");
 	size_t nq, cap = 0, n = 0, maxn = forq_mem_limit(c) / sizeof(double);
 	const double *qs = forq_arg_nums(c, "quantiles", &nq);

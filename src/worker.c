@@ -43,6 +43,7 @@ struct wstate_local {
 	size_t result_cap;
 	size_t max_result;       /* forqd --max-result */
 	size_t kernel_mem;       /* forqd --kernel-mem */
+	uint64_t peak_kb;        /* the worker's peak RSS after the last measured task */
 	char res_dir[4200];      /* STATE/results: results too large for a completion */
 	char scratch[4200];      /* STATE/scratch: kernels' temporary directories */
 };
@@ -257,22 +258,27 @@ push_completion(struct wstate_local *w, const struct shm_comp *c)
 }
 
 /*
- * Resource use of an in-process kernel: getrusage(RUSAGE_THREAD) around it
- * gives this thread's user and system CPU time and the worker's peak RSS;
- * the kernel's "max RSS" is how far it raised that peak.  Two syscalls a
- * task (~0.3 us each); skipped for noop, which has nothing to measure.
+ * Resource use of an in-process kernel: the thread's CPU clock around it
+ * (CLOCK_THREAD_CPUTIME_ID: exact, not tick-based; user and system time
+ * together, reported as user time) and how far it raised the worker's peak
+ * resident set (getrusage after it, against the peak seen after the task
+ * before).  Three syscalls a task (~0.2 us each); none for noop.
  */
-static void
-usage_now(struct rusage *ru)
+static uint64_t
+thread_cpu_us(void)
 {
-	if (getrusage(RUSAGE_THREAD, ru) < 0)
-		memset(ru, 0, sizeof(*ru));
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static uint64_t
-tv_us(const struct timeval *tv)
+peak_rss_kb(void)
 {
-	return (uint64_t)tv->tv_sec * 1000000u + (uint64_t)tv->tv_usec;
+	struct rusage ru;
+
+	return getrusage(RUSAGE_SELF, &ru) == 0 && ru.ru_maxrss > 0 ? (uint64_t)ru.ru_maxrss : 0;
 }
 
 /* True when the task at ring @prio position @pos was cancelled (store.c). */
@@ -289,7 +295,7 @@ cancelled_before_start(struct wstate_local *w, unsigned prio, uint64_t pos, uint
 static void
 run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
 {
-	struct rusage ru0, ru1;
+	uint64_t cpu0 = 0;
 	struct wblock *wb = w->wb;
 	struct shm_task t;
 	struct shm_comp c;
@@ -373,14 +379,15 @@ run_one(struct wstate_local *w, unsigned prio, uint64_t pos)
 			bool measure = k->id != KERNEL_ID_EXEC && k->id != KERNEL_ID_NOOP;
 
 			if (measure)
-				usage_now(&ru0);
+				cpu0 = thread_cpu_us();
 			out = kernel_run(k, &ctx, blob, blob_len);
 			if (measure) {
-				usage_now(&ru1);
-				ctx.user_us = tv_us(&ru1.ru_utime) - tv_us(&ru0.ru_utime);
-				ctx.sys_us = tv_us(&ru1.ru_stime) - tv_us(&ru0.ru_stime);
-				ctx.maxrss_kb = ru1.ru_maxrss > ru0.ru_maxrss
-					? (uint64_t)(ru1.ru_maxrss - ru0.ru_maxrss) : 0;
+				uint64_t peak = peak_rss_kb();
+
+				ctx.user_us = thread_cpu_us() - cpu0;
+				ctx.sys_us = 0;
+				ctx.maxrss_kb = peak > w->peak_kb ? peak - w->peak_kb : 0;
+				w->peak_kb = peak;
 			}
 		}
 	}
@@ -444,6 +451,7 @@ worker_main(const struct worker_args *a)
 	w.owner = a->index + 1;
 	w.max_result = a->max_result ? a->max_result : (1u << 20);
 	w.kernel_mem = a->kernel_mem;
+	w.peak_kb = peak_rss_kb();
 	w.result_cap = 4096;
 	w.result = malloc(w.result_cap);
 	if (!w.result) {

@@ -837,11 +837,23 @@ test_exec_env_cwd(void **state)
 	snprintf(want, sizeof want, "bar baz|kept|new\n%s\n1\n", log_dir);
 	assert_string_equal(read_log(103, "out", buf, sizeof buf), want);
 
-	/* cwd that does not exist: the spawn fails */
-	run_init(&r, 104);
-	run_json(&r, "exec", "{\"argv\":[\"true\"],\"cwd\":\"/nonexistent-forq-dir\"}");
-	assert_int_equal(r.outcome, KERNEL_FAILED);
-	assert_int_equal(r.ctx.exit_code, 127);
+	/* cwd that does not exist: refused at submit */
+	expect_refused("exec", "{\"argv\":[\"true\"],\"cwd\":\"/nonexistent-forq-dir\"}", "cwd");
+	/* ... and one removed between submit and run: the spawn fails */
+	{
+		char dir[] = "/tmp/forq-cwd-XXXXXX", json[128];
+		struct kbuf b;
+
+		assert_non_null(mkdtemp(dir));
+		snprintf(json, sizeof json, "{\"argv\":[\"true\"],\"cwd\":\"%s\"}", dir);
+		b = expect_accepted("exec", json);
+		assert_int_equal(rmdir(dir), 0);
+		run_init(&r, 104);
+		r.outcome = kernel_find("exec")->run(&r.ctx, b.data, b.len);
+		free(b.data);
+		assert_int_equal(r.outcome, KERNEL_FAILED);
+		assert_int_equal(r.ctx.exit_code, 127);
+	}
 }
 
 static void

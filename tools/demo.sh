@@ -4,8 +4,10 @@
 # Starts a private forqd (temporary state directory and socket), submits a
 # mixed workload through the real forq CLI — 100 000 noop tasks from one
 # JSONL file, 200 spin tasks of 10 ms, 50 shell commands that print, at
-# priorities 0, 3, 5, 7 and 9 — waits for all of them, prints a summary,
-# and stops forqd with `forq shutdown`.
+# priorities 0, 3, 5, 7 and 9, and four compute kernels of forq-kernels(7)
+# (pi, integrate, ode, option) — waits for all of them, prints a summary
+# with the kernels' answers beside the known ones, and stops forqd with
+# `forq shutdown`.
 # Exit status: 0 when every step worked and every task ended DONE, 1
 # otherwise, 2 on misuse.  The temporary directory is removed, and a forqd
 # still running is stopped, on any exit.
@@ -15,6 +17,7 @@ NOOP=100000	# noop tasks, one JSONL file
 SPIN=200	# spin tasks of SPIN_US each, one JSONL file
 SPIN_US=10000
 EXEC=50		# commands, one `forq submit` each
+KERNELS=4	# compute kernel tasks: pi, integrate, ode, option
 WAIT_LIMIT=90s	# forq wait --all gives up after this
 
 [ $# -eq 1 ] || { echo "usage: sh tools/demo.sh BUILD_DIR" >&2; exit 2; }
@@ -111,6 +114,20 @@ done
 echo "submitted $(wc -l <"$dir/exec.ids") commands:" \
 	"$(head -n 1 "$dir/exec.ids" | cut -d' ' -f1)-$(tail -n 1 "$dir/exec.ids" | cut -d' ' -f1)"
 
+echo "# $KERNELS compute kernels, run inside the workers at priority 3: their answers come in the summary"
+: >"$dir/kernel.ids"
+ksub() { # NAME ARGS: submit one kernel task, remember its id
+	echo "\$ forq submit -p 3 -k $1 --args '$2'"
+	id=$("$FORQ" --socket "$sock" submit --parsable -p 3 -k "$1" --args "$2") ||
+		{ fail "submit -k $1"; return; }
+	echo "Submitted task $id"
+	echo "$id $1" >>"$dir/kernel.ids"
+}
+ksub pi '{"samples":20000000,"seed":42}'
+ksub integrate '{"f":"gaussian","a":-3,"b":3,"tol":1e-12}'
+ksub ode '{"system":"harmonic","t1":628.3185307179586,"rtol":1e-10,"atol":1e-12,"samples":3}'
+ksub option '{"type":"call","paths":2000000,"seed":7}'
+
 echo "# $NOOP noop tasks (one in ten at priority 3), from one JSONL file"
 fq submit -f "$dir/noop.jsonl" || fail "submit noop"
 t1=$(now)
@@ -123,7 +140,7 @@ t2=$(now)
 say "summary"
 fq stats || fail "forq stats"
 st=$("$FORQ" --socket "$sock" stats --json) || fail "forq stats --json"
-total=$((NOOP + SPIN + EXEC))
+total=$((NOOP + SPIN + EXEC + KERNELS))
 done_n=$(echo "$st" | jnum DONE)
 sub_n=$(echo "$st" | jnum submitted)
 echo
@@ -148,6 +165,24 @@ fq result "$id" || fail "forq result"
 echo
 fq log "$id" || fail "forq log"
 fq log "$id" --stderr || fail "forq log --stderr"
+
+say "compute kernels: forq result of each, and what it should be"
+while read -r id name; do
+	fq result "$id" || fail "forq result $id"
+	r=$("$FORQ" --socket "$sock" result --json "$id")
+	case $name in
+	pi) echo "  => pi ~ $(echo "$r" | jnum estimate) +- $(echo "$r" | jnum stderr)" \
+		"(Monte Carlo, 2e7 samples); pi = 3.14159265..." ;;
+	integrate) echo "  => integral of the normal density on [-3,3] =" \
+		"$(echo "$r" | jnum value); erf(3/sqrt(2)) = 0.99730020393674" ;;
+	ode) echo "  => harmonic oscillator after 100 periods: energy $(echo "$r" | jnum energy)" \
+		"(0.5 at the start), drift $(echo "$r" | jnum drift)" ;;
+	option) echo "  => European call: Monte Carlo $(echo "$r" | jnum mc)" \
+		"+- $(echo "$r" | jnum stderr); Black-Scholes $(echo "$r" | jnum bs)" ;;
+	esac
+	echo
+done <"$dir/kernel.ids"
+[ "$(wc -l <"$dir/kernel.ids")" -eq $KERNELS ] || fail "not every kernel task was submitted"
 
 say "commands by priority: when they started, in seconds after the first submit"
 : >"$dir/exec.starts"

@@ -8,7 +8,7 @@ B=${FORQ_BUILD:?FORQ_BUILD must name the build directory}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/forq-e2e-bench.XXXXXX)
 trap 'rm -rf "$T"' EXIT INT TERM
-names="ring latency throughput scaling backlog cost"
+names="ring latency throughput scaling backlog cost kernels"
 
 fail() { echo "FAIL: $*" >&2; tail -n 40 "$T/out" >&2; exit 1; }
 
