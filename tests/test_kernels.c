@@ -841,12 +841,12 @@ test_exec_env_cwd(void **state)
 	expect_refused("exec", "{\"argv\":[\"true\"],\"cwd\":\"/nonexistent-forq-dir\"}", "cwd");
 	/* ... and one removed between submit and run: the spawn fails */
 	{
-		char dir[] = "/tmp/forq-cwd-XXXXXX", json[128];
+		char dir[] = "/tmp/forq-cwd-XXXXXX", js[128];
 		struct kbuf b;
 
 		assert_non_null(mkdtemp(dir));
-		snprintf(json, sizeof json, "{\"argv\":[\"true\"],\"cwd\":\"%s\"}", dir);
-		b = expect_accepted("exec", json);
+		snprintf(js, sizeof js, "{\"argv\":[\"true\"],\"cwd\":\"%s\"}", dir);
+		b = expect_accepted("exec", js);
 		assert_int_equal(rmdir(dir), 0);
 		run_init(&r, 104);
 		r.outcome = kernel_find("exec")->run(&r.ctx, b.data, b.len);
