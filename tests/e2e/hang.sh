@@ -8,10 +8,8 @@ pid=$(jget "$(fq workers --json)" ".workers[] | select(.task == $id) | .pid")
 [ -n "$pid" ] || fail "no worker holds $id"
 kill -STOP "$pid"
 t0=$(date +%s%N)
-while kill -0 "$pid" 2>/dev/null && [ "$(grep -c '^State:.*[TZ]' /proc/"$pid"/status 2>/dev/null)" != 0 ]; do
-	[ $(( ($(date +%s%N) - t0) / 1000000 )) -gt 6000 ] && break
-	w=$(fq workers --json)
-	[ "$(jget "$w" "[.workers[].pid] | index($pid)")" = null ] && break
+while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 6000 ]; do
+	[ "$(jget "$(fq workers --json)" "[.workers[].pid] | index($pid)")" = null ] && break
 	sleep 0.05
 done
 el=$(( ($(date +%s%N) - t0) / 1000000 ))
