@@ -27,7 +27,9 @@ LIB_SRC  := $(sort $(filter-out src/forqd.c,$(wildcard src/*.c)) $(wildcard kern
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TEST_SRC := $(wildcard tests/test_*.c)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
-BENCH_SRC:= $(wildcard bench/*.c)
+# bench/benchd.c and bench/report.c are linked into every bench program.
+BENCH_LIB:= bench/benchd.c bench/report.c
+BENCH_SRC:= $(filter-out $(BENCH_LIB),$(wildcard bench/*.c))
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 MANS     := $(wildcard man/*.[1-9])
 PROGS    := $(B)/forqd $(B)/forq
@@ -68,7 +70,7 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libforq.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(shell pkg-config --libs cmocka 2>/dev/null)
 
-$(B)/bench/%: $(B)/bench/%.o $(B)/libforq.a
+$(B)/bench/%: $(B)/bench/%.o $(BENCH_LIB:%.c=$(B)/%.o) $(B)/libforq.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

@@ -35,577 +35,30 @@
  * mean anything; --tiny takes 50).  Exit status: 0 done, 1 a run failed
  * (a task not DONE, forqd not starting, a baseline failing), 2 usage.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
-#include <libgen.h>
 #include <lmdb.h>
 #include <math.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "benchd.h"
+#include "report.h"
+#include "sys.h"
 #include "doorbell.h"
 #include "sys.h"
 
 static const char *prog = "latency";
-
-/* ---- one forqd of our own (the same helper in every bench program) -------- */
-
-/*
- * This block is copied whole into each benchmark (every bench source is a
- * program of its own, there is no shared bench library); not every program
- * uses every helper.
- */
-#pragma GCC diagnostic ignored "-Wunused-function"
-
-#define BENCH_START_MS		10000	/* wait this long for forqd's socket */
-#define BENCH_STOP_MS		30000	/* wait this long for forqd to exit */
-
-/* One forqd of our own, and the temporary directory it lives in. */
-struct daemon {
-	pid_t pid;			/* 0 when not running */
-	char dir[PATH_MAX - 16];	/* mkdtemp'd; state, socket, log */
-	char state[PATH_MAX];		/* dir/state */
-	char sock[PATH_MAX];		/* dir/sock */
-	char log[PATH_MAX];		/* dir/forqd.log: forqd's stderr */
-};
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* Print the end of forqd's log to stderr, to say why a run failed. */
-static void
-daemon_show_log(const struct daemon *d)
-{
-	char buf[4096];
-	FILE *f = fopen(d->log, "r");
-	long size;
-	size_t n;
-
-	if (!f)
-		return;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > (long)sizeof(buf) - 1)
-		fseek(f, size - (long)sizeof(buf) + 1, SEEK_SET);
-	else
-		fseek(f, 0, SEEK_SET);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	if (n)
-		fprintf(stderr, "%s: forqd's log ends:\n%s", prog, buf);
-}
-
-/*
- * daemon_start - make a temporary directory and start forqd on it with
- * --state, --socket, --log-level warn and @extra (NULL-terminated, at
- * most 8 strings, e.g. "--sync", "nosync", "--workers", "1").
- * Returns 0, or -errno (the directory is removed again on failure).
- */
-static int
-daemon_start(struct daemon *d, const char *forqd, const char *const *extra)
-{
-	const char *tmp = getenv("TMPDIR");
-	const char *argv[20] = {
-		forqd, "--state", NULL, "--socket", NULL, "--log-level", "warn",
-	};
-	int argc = 7;
-	pid_t pid;
-	int rc;
-
-	memset(d, 0, sizeof(*d));
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	if ((size_t)snprintf(d->dir, sizeof(d->dir), "%s/forq-bench.XXXXXX", tmp) >= sizeof(d->dir))
-		return -ENAMETOOLONG;
-	if (!mkdtemp(d->dir))
-		return -errno;
-	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
-	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/forqd.log", d->dir);
-	argv[2] = d->state;
-	argv[4] = d->sock;
-	for (int i = 0; extra && extra[i] && argc < 18; i++)
-		argv[argc++] = extra[i];
-	argv[argc] = NULL;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		rc = -errno;
-		goto out_rmdir;
-	}
-	if (pid == 0) {
-		/* Child, in this order: die with the parent, quiet stdout, log stderr, exec. */
-		int fd;
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (fd >= 0) {
-			dup2(fd, STDIN_FILENO);
-			dup2(fd, STDOUT_FILENO);
-		}
-		fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			dup2(fd, STDERR_FILENO);
-		execv(forqd, (char *const *)argv);
-		fprintf(stderr, "%s: exec %s: %s\n", prog, forqd, strerror(errno));
-		_exit(127);
-	}
-	d->pid = pid;
-	return 0;
-
-out_rmdir:
-	rmdir(d->dir);
-	d->dir[0] = '\0';
-	return rc;
-}
-
-/*
- * daemon_connect - wait for forqd's socket and connect to it.
- * Returns 0, -ECHILD when forqd exited, -ETIMEDOUT, or -errno.
- */
-static int
-daemon_connect(struct daemon *d, struct forq_client **out)
-{
-	uint64_t deadline = now_ns() + (uint64_t)BENCH_START_MS * 1000000u;
-	int status, rc;
-
-	for (;;) {
-		rc = forq_client_connect(d->sock, out);
-		if (rc == 0)
-			return 0;
-		if (rc != -ENOENT && rc != -ECONNREFUSED)
-			return rc;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			return -ECHILD;
-		}
-		if (now_ns() > deadline)
-			return -ETIMEDOUT;
-		sleep_ms(5);
-	}
-}
-
-/*
- * daemon_kill_workers - SIGKILL the workers of our forqd that outlived it
- * (workers survive a killed forqd by design, forqd(8)).  They are found by
- * their command line, which names our private state directory.
- */
-static void
-daemon_kill_workers(const struct daemon *d)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *e;
-	size_t slen = strlen(d->state);
-
-	if (!proc || !slen)
-		goto out;
-	while ((e = readdir(proc))) {
-		char path[300], buf[8192];
-		ssize_t n;
-		int fd;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		/* argv words are NUL-separated: look for "--state" then our dir */
-		for (ssize_t i = 0; i + 8 < n; i += (ssize_t)strlen(buf + i) + 1) {
-			if (strcmp(buf + i, "--state") == 0 &&
-			    strcmp(buf + i + 8, d->state) == 0) {
-				kill((pid_t)atoi(e->d_name), SIGKILL);
-				break;
-			}
-		}
-	}
-out:
-	if (proc)
-		closedir(proc);
-}
-
-/* Kill forqd (and its workers) if it still runs; remove the directory. */
-static void
-daemon_cleanup(struct daemon *d)
-{
-	if (d->pid) {
-		kill(d->pid, SIGKILL);
-		waitpid(d->pid, NULL, 0);
-		d->pid = 0;
-		daemon_kill_workers(d);
-	}
-	if (d->dir[0])
-		nftw(d->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	d->dir[0] = '\0';
-}
-
-/*
- * daemon_up - daemon_start() then daemon_connect(); on failure prints why,
- * cleans up and returns -EIO.
- */
-static int
-daemon_up(struct daemon *d, const char *forqd, const char *const *extra,
-	  struct forq_client **c)
-{
-	int rc = daemon_start(d, forqd, extra);
-
-	if (rc) {
-		fprintf(stderr, "%s: starting %s: %s\n", prog, forqd, strerror(-rc));
-		return -EIO;
-	}
-	rc = daemon_connect(d, c);
-	if (rc) {
-		fprintf(stderr, "%s: connecting to forqd at %s: %s\n", prog, d->sock,
-			rc == -ECHILD ? "forqd exited" : strerror(-rc));
-		daemon_show_log(d);
-		daemon_cleanup(d);
-		return -EIO;
-	}
-	return 0;
-}
-
-/*
- * daemon_stop - SHUTDOWN forqd over @c (may be NULL: SIGTERM instead),
- * wait for it to exit (SIGKILL after BENCH_STOP_MS).
- * Returns 0 when it exited with status 0, else -EIO.
- */
-static int
-daemon_stop(struct daemon *d, struct forq_client *c)
-{
-	char msg[256];
-	uint64_t deadline;
-	int status = 0;
-	pid_t r;
-
-	if (!d->pid)
-		return -EIO;
-	if (!c || forq_client_call(c, "SHUTDOWN", NULL, NULL, msg, sizeof(msg)) != 0)
-		kill(d->pid, SIGTERM);
-	deadline = now_ns() + (uint64_t)BENCH_STOP_MS * 1000000u;
-	while ((r = waitpid(d->pid, &status, WNOHANG)) == 0) {
-		if (now_ns() > deadline) {
-			fprintf(stderr, "%s: forqd %d did not exit; killing it\n", prog,
-				(int)d->pid);
-			kill(d->pid, SIGKILL);
-			waitpid(d->pid, &status, 0);
-			d->pid = 0;
-			return -EIO;
-		}
-		sleep_ms(5);
-	}
-	d->pid = 0;
-	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "%s: forqd exited abnormally (status 0x%x)\n", prog, status);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* The forqd next to this program: dirname(/proc/self/exe)/../forqd, resolved. */
-static int
-default_forqd(char buf[PATH_MAX])
-{
-	char self[PATH_MAX], path[PATH_MAX + 16];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	snprintf(path, sizeof(path), "%s/../forqd", dirname(self));
-	if (!realpath(path, buf))
-		return -errno;
-	return 0;
-}
-
-/* find_forqd - @given, or the default; checks it is executable.  0 or -1 (printed). */
-static int
-find_forqd(const char *given, char buf[PATH_MAX], const char **out)
-{
-	if (!given) {
-		if (default_forqd(buf) != 0) {
-			fprintf(stderr, "%s: cannot locate forqd; use --forqd PATH\n", prog);
-			return -1;
-		}
-		given = buf;
-	}
-	if (access(given, X_OK) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, given, strerror(errno));
-		return -1;
-	}
-	*out = given;
-	return 0;
-}
-
-static bool
-parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* ---- requests ---------------------------------------------------------- */
-
-/* call_raw - one request line; the reply's data in *@reply (may be NULL).
- * Returns 0 or the enum forq_err (message printed unless @quiet). */
-static int
-call_raw(struct forq_client *c, const char *type, const char *line, cJSON **reply, bool quiet)
-{
-	char msg[512];
-	cJSON *r = NULL;
-	int e = forq_client_call_raw(c, type, line, strlen(line), &r, msg, sizeof(msg));
-
-	if (e && !quiet)
-		fprintf(stderr, "%s: %s: %s (%s)\n", prog, type, msg, forq_err_code(e));
-	if (reply)
-		*reply = r;
-	else
-		cJSON_Delete(r);
-	return e;
-}
-
-/* num - a number field of @o, or @dflt. */
-static double
-num(const cJSON *o, const char *name, double dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-/* stats_num - one number from STATS (a top-level field, or "counts.STATE"). */
-static int
-stats_num(struct forq_client *c, const char *name, double *out)
-{
-	static const char line[] = "{\"type\":\"STATS\",\"data\":{}}";
-	cJSON *r = NULL;
-	const char *dot = strchr(name, '.');
-	int e = call_raw(c, "STATS", line, &r, false);
-
-	if (e)
-		return -EIO;
-	if (dot) {
-		char head[32];
-
-		snprintf(head, sizeof(head), "%.*s", (int)(dot - name), name);
-		*out = num(cJSON_GetObjectItemCaseSensitive(r, head), dot + 1, 0);
-	} else {
-		*out = num(r, name, 0);
-	}
-	cJSON_Delete(r);
-	return 0;
-}
-
-/* ---- the summary rows that bench/run.sh collects ----------------------- */
-
-/*
- * A summary row: a headline figure, its same-run baseline, their ratio and
- * the issue's target.  In text mode each row is printed as one line that
- * starts with "  @ " and has five " | "-separated fields after the
- * program's name; bench/run.sh gathers these lines into its final table.
- */
-struct row {
-	char name[64];		/* what was measured, ASCII */
-	double figure;		/* in @unit */
-	char unit[16];		/* "us", "tasks/s", "%", ... */
-	char base_name[48];	/* what the baseline is, "" for none */
-	double base;		/* in @unit (or its own unit, see @base_unit) */
-	char base_unit[16];	/* the baseline's unit; "" = @unit */
-	double ratio;		/* figure / base, or NAN */
-	char target[48];	/* the target, text; "" for none */
-	int met;		/* 1 met, 0 missed, -1 no target */
-};
-
-#define MAX_ROWS 32
-static struct row rows[MAX_ROWS];
-static int nrows;
-
-static struct row *
-row_add(const char *name, double figure, const char *unit)
-{
-	struct row *r;
-
-	if (nrows == MAX_ROWS)
-		return &rows[MAX_ROWS - 1];
-	r = &rows[nrows++];
-	memset(r, 0, sizeof(*r));
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->figure = figure;
-	snprintf(r->unit, sizeof(r->unit), "%s", unit);
-	r->base = NAN;
-	r->ratio = NAN;
-	r->met = -1;
-	return r;
-}
-
-static void
-row_base(struct row *r, const char *name, double base, const char *unit)
-{
-	snprintf(r->base_name, sizeof(r->base_name), "%s", name);
-	r->base = base;
-	snprintf(r->base_unit, sizeof(r->base_unit), "%s", unit ? unit : "");
-	r->ratio = base > 0 && isfinite(r->figure) ? r->figure / base : NAN;
-}
-
-static void
-row_target(struct row *r, const char *text, bool met)
-{
-	snprintf(r->target, sizeof(r->target), "%s", text);
-	r->met = met;
-}
-
-/* fmt_num - a figure with 3 or 4 significant digits, k/M for large ones. */
-static const char *
-fmt_num(char *buf, size_t len, double v, const char *unit)
-{
-	const char *sp = unit && *unit && *unit != '%' ? " " : "";
-
-	if (!isfinite(v))
-		snprintf(buf, len, "n/a");
-	else if (fabs(v) >= 1e7)
-		snprintf(buf, len, "%.1fM%s%s", v / 1e6, sp, unit ? unit : "");
-	else if (fabs(v) >= 1e6)
-		snprintf(buf, len, "%.2fM%s%s", v / 1e6, sp, unit ? unit : "");
-	else if (fabs(v) >= 1e4)
-		snprintf(buf, len, "%.1fk%s%s", v / 1e3, sp, unit ? unit : "");
-	else if (fabs(v) >= 100)
-		snprintf(buf, len, "%.0f%s%s", v, sp, unit ? unit : "");
-	else if (fabs(v) >= 10)
-		snprintf(buf, len, "%.1f%s%s", v, sp, unit ? unit : "");
-	else if (fabs(v) >= 1 || v == 0)
-		snprintf(buf, len, "%.2f%s%s", v, sp, unit ? unit : "");
-	else
-		snprintf(buf, len, "%.3g%s%s", v, sp, unit ? unit : "");
-	return buf;
-}
-
-static void
-rows_print_text(void)
-{
-	char f[48], b[48];
-
-	printf("summary (figure | baseline | ratio | target):\n");
-	for (int i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
-		char base[112] = "-", ratio[32] = "-";
-
-		if (r->base_name[0]) {
-			const char *u = r->base_unit[0] ? r->base_unit : r->unit;
-
-			snprintf(base, sizeof(base), "%s %s", r->base_name,
-				 fmt_num(b, sizeof(b), r->base, u));
-		}
-		if (isfinite(r->ratio))
-			snprintf(ratio, sizeof(ratio), "%.3gx", r->ratio);
-		printf("  @ %s | %s | %s | %s | %s | %s%s\n", prog, r->name,
-		       fmt_num(f, sizeof(f), r->figure, r->unit), base, ratio,
-		       r->target[0] ? r->target : "-",
-		       r->met == 1 ? " (met)" : r->met == 0 ? " (missed)" : "");
-	}
-}
-
-/* jnum - a JSON number, or null for NaN/inf. */
-static void
-jnum(const char *fmt, double v)
-{
-	if (isfinite(v))
-		printf(fmt, v);
-	else
-		printf("null");
-}
-
-static void
-rows_print_json(void)
-{
-	printf("\"summary\":[");
-	for (int i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
-
-		printf("%s{\"name\":\"%s\",\"figure\":", i ? "," : "", r->name);
-		jnum("%.6g", r->figure);
-		printf(",\"unit\":\"%s\",\"baseline_name\":", r->unit);
-		if (r->base_name[0])
-			printf("\"%s\"", r->base_name);
-		else
-			printf("null");
-		printf(",\"baseline\":");
-		jnum("%.6g", r->base);
-		printf(",\"baseline_unit\":\"%s\",\"ratio\":",
-		       r->base_unit[0] ? r->base_unit : r->unit);
-		jnum("%.4g", r->ratio);
-		printf(",\"target\":");
-		if (r->target[0])
-			printf("\"%s\"", r->target);
-		else
-			printf("null");
-		printf(",\"met\":%s}", r->met == 1 ? "true" : r->met == 0 ? "false" : "null");
-	}
-	printf("]");
-}
 
 /* ---- latency ----------------------------------------------------------- */
 
@@ -714,13 +167,13 @@ base_unix_rtt(size_t n, struct pct *out)
 	sv[1] = -1;
 	memset(msg, 'x', sizeof(msg));
 	for (size_t i = 0; i < n + 100 && rc == 0; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = sys_now_ns();
 
 		rc = io_full(sv[0], msg, sizeof(msg), true);
 		if (!rc)
 			rc = io_full(sv[0], msg, sizeof(msg), false);
 		if (i >= 100)
-			s[i - 100] = now_ns() - t0;
+			s[i - 100] = sys_now_ns() - t0;
 	}
 	close(sv[0]);
 	sv[0] = -1;
@@ -893,7 +346,7 @@ base_lmdb(size_t n, bool nosync, struct pct *out)
 		goto out;
 	}
 	for (size_t i = 0; i < n + 10 && !rc; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = sys_now_ns();
 		MDB_val k = { sizeof(key), key }, v = { sizeof(val), val };
 
 		for (int b = 0; b < 8; b++)
@@ -910,14 +363,14 @@ base_lmdb(size_t n, bool nosync, struct pct *out)
 		if (mdb_txn_commit(txn))
 			rc = -EIO;
 		if (i >= 10)
-			s[i - 10] = now_ns() - t0;
+			s[i - 10] = sys_now_ns() - t0;
 	}
 	if (!rc)
 		pct_of(s, n, 1, out);
 out:
 	if (env)
 		mdb_env_close(env);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	benchd_rm_tree(dir);
 	free(s);
 	return rc;
 }
@@ -933,29 +386,29 @@ run_mode(struct mode_res *m, const char *forqd, const char *workers, size_t n)
 	const char *extra[] = { "--sync", m->sync, "--workers", workers, NULL };
 	uint64_t *st = calloc(n, sizeof(*st)), *rs = calloc(n, sizeof(*rs));
 	struct forq_client *c = NULL;
-	struct daemon d;
+	struct benchd d;
 	int rc = -EIO;
 
 	if (!st || !rs)
 		goto out_free;
-	if (daemon_up(&d, forqd, extra, &c))
+	if (benchd_up(&d, forqd, extra, &c))
 		goto out_free;
 	for (size_t i = 0; i < n + LAT_WARMUP; i++) {
 		char line[160];
 		cJSON *r = NULL;
 		const cJSON *state;
-		uint64_t w0 = wall_ns(), t0 = now_ns(), t1;
+		uint64_t w0 = sys_wall_ns(), t0 = sys_now_ns(), t1;
 		double id, started;
 
-		if (call_raw(c, "TASK_SUBMIT", submit, &r, false))
+		if (benchd_call(c, "TASK_SUBMIT", submit, &r, false))
 			goto out_daemon;
-		id = num(r, "id", 0);
+		id = benchd_num(r, "id", 0);
 		cJSON_Delete(r);
 		snprintf(line, sizeof(line),
 			 "{\"type\":\"TASK_WAIT\",\"data\":{\"ids\":[%.0f],\"timeout\":5}}", id);
-		if (call_raw(c, "TASK_WAIT", line, &r, false))
+		if (benchd_call(c, "TASK_WAIT", line, &r, false))
 			goto out_daemon;
-		t1 = now_ns();
+		t1 = sys_now_ns();
 		if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "complete"))) {
 			fprintf(stderr, "%s: %s: task %.0f not finished after 5 s\n", prog,
 				m->sync, id);
@@ -965,10 +418,10 @@ run_mode(struct mode_res *m, const char *forqd, const char *workers, size_t n)
 		cJSON_Delete(r);
 		snprintf(line, sizeof(line), "{\"type\":\"TASK_STATUS\",\"data\":{\"id\":%.0f}}",
 			 id);
-		if (call_raw(c, "TASK_STATUS", line, &r, false))
+		if (benchd_call(c, "TASK_STATUS", line, &r, false))
 			goto out_daemon;
 		state = cJSON_GetObjectItemCaseSensitive(r, "state");
-		started = num(r, "started", NAN);
+		started = benchd_num(r, "started", NAN);
 		if (!cJSON_IsString(state) || strcmp(state->valuestring, "DONE") != 0 ||
 		    !isfinite(started)) {
 			fprintf(stderr, "%s: %s: task %.0f ended %s\n", prog, m->sync, id,
@@ -986,18 +439,18 @@ run_mode(struct mode_res *m, const char *forqd, const char *workers, size_t n)
 	}
 	pct_of(st, n, 1, &m->start);
 	pct_of(rs, n, 1, &m->result);
-	rc = daemon_stop(&d, c);
+	rc = benchd_stop(&d, c);
 	if (rc)
-		daemon_show_log(&d);
+		benchd_show_log(&d);
 	forq_client_close(c);
 	c = NULL;
 out_daemon:
 	if (c) {
-		daemon_show_log(&d);
-		daemon_stop(&d, c);
+		benchd_show_log(&d);
+		benchd_stop(&d, c);
 		forq_client_close(c);
 	}
-	daemon_cleanup(&d);
+	benchd_cleanup(&d);
 out_free:
 	free(st);
 	free(rs);
@@ -1008,15 +461,15 @@ static void
 json_pct(const char *name, const struct pct *p, bool comma)
 {
 	printf("%s\"%s\":{\"p50\":", comma ? "," : "", name);
-	jnum("%.3f", p->p50);
+	report_jnum("%.3f", p->p50);
 	printf(",\"p99\":");
-	jnum("%.3f", p->p99);
+	report_jnum("%.3f", p->p99);
 	printf(",\"p99_9\":");
-	jnum("%.3f", p->p999);
+	report_jnum("%.3f", p->p999);
 	printf(",\"mean\":");
-	jnum("%.3f", p->mean);
+	report_jnum("%.3f", p->mean);
 	printf(",\"max\":");
-	jnum("%.3f", p->max);
+	report_jnum("%.3f", p->max);
 	printf(",\"n\":%zu}", p->n);
 }
 
@@ -1060,10 +513,11 @@ main(int argc, char **argv)
 	size_t nb, nfs;
 	int o;
 
+	benchd_prog = prog;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 's':
-			if (!parse_u64(optarg, 1, 10000000, &samples)) {
+			if (!benchd_parse_u64(optarg, 1, 10000000, &samples)) {
 				fprintf(stderr,
 					"latency: --samples: an integer from 1 to 10000000\n");
 				return 2;
@@ -1071,7 +525,7 @@ main(int argc, char **argv)
 			samples_set = true;
 			break;
 		case 'w':
-			if (!parse_u64(optarg, 1, 4096, &v)) {
+			if (!benchd_parse_u64(optarg, 1, 4096, &v)) {
 				fprintf(stderr, "latency: --workers: an integer from 1 to 4096\n");
 				return 2;
 			}
@@ -1098,7 +552,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (find_forqd(forqd, forqd_buf, &forqd))
+	if (benchd_find_forqd(forqd, forqd_buf, &forqd))
 		return 1;
 	if (tiny && !samples_set)
 		samples = 50;
@@ -1121,22 +575,22 @@ main(int argc, char **argv)
 	const struct pct *ns = &modes[0].result, *fs = &modes[1].result;
 	double fs_target = db_fsync.p50 + 50;
 	char tgt[48];
-	struct row *r;
+	struct report_row *r;
 
-	r = row_add("nosync submit->result p50", ns->p50, "us");
-	row_base(r, "unix RTT", rtt.p50, NULL);
-	row_target(r, "<= 40 us", ns->p50 <= 40);
-	r = row_add("nosync submit->result p99", ns->p99, "us");
-	row_base(r, "unix RTT", rtt.p50, NULL);
-	row_target(r, "<= 150 us", ns->p99 <= 150);
-	r = row_add("fsync submit->result p50", fs->p50, "us");
-	row_base(r, "LMDB fsync commit", db_fsync.p50, NULL);
+	r = report_add("nosync submit->result p50", ns->p50, "us");
+	report_base(r, "unix RTT", rtt.p50, NULL);
+	report_target(r, "<= 40 us", ns->p50 <= 40);
+	r = report_add("nosync submit->result p99", ns->p99, "us");
+	report_base(r, "unix RTT", rtt.p50, NULL);
+	report_target(r, "<= 150 us", ns->p99 <= 150);
+	r = report_add("fsync submit->result p50", fs->p50, "us");
+	report_base(r, "LMDB fsync commit", db_fsync.p50, NULL);
 	snprintf(tgt, sizeof(tgt), "<= %.0f us (commit+50)", fs_target);
-	row_target(r, tgt, fs->p50 <= fs_target);
-	r = row_add("nosync submit->start p50", modes[0].start.p50, "us");
-	row_base(r, "futex wake", fx_sleep.p50, NULL);
-	r = row_add("fsync submit->start p50", modes[1].start.p50, "us");
-	row_base(r, "LMDB fsync commit", db_fsync.p50, NULL);
+	report_target(r, tgt, fs->p50 <= fs_target);
+	r = report_add("nosync submit->start p50", modes[0].start.p50, "us");
+	report_base(r, "futex wake", fx_sleep.p50, NULL);
+	r = report_add("fsync submit->start p50", modes[1].start.p50, "us");
+	report_base(r, "LMDB fsync commit", db_fsync.p50, NULL);
 
 	if (json) {
 		cJSON *path = cJSON_CreateString(forqd);
@@ -1162,7 +616,7 @@ main(int argc, char **argv)
 		printf("},\"targets\":{\"nosync_result_p50_us\":40,\"nosync_result_p99_us\":150,"
 		       "\"fsync_result_p50_us\":%.3f},",
 		       fs_target);
-		rows_print_json();
+		report_print_json();
 		printf(",\"ok\":true}\n");
 		return 0;
 	}
@@ -1191,6 +645,6 @@ main(int argc, char **argv)
 	printf("targets: nosync submit->result p50 <= 40 us (%.1f), p99 <= 150 us (%.1f); "
 	       "fsync p50 <= LMDB fsync commit + 50 = %.0f us (%.1f)\n",
 	       ns->p50, ns->p99, fs_target, fs->p50);
-	rows_print_text();
+	report_print_text(prog);
 	return 0;
 }

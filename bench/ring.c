@@ -37,6 +37,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "benchd.h"
 #include "ring.h"
 #include "sys.h"
 
@@ -331,21 +332,6 @@ usage(FILE *f)
 		"One op is one item pushed and popped.  Exit: 0 done, 1 failure, 2 usage.\n");
 }
 
-static bool
-parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	v = strtoull(s, &end, 10);
-	if (*end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -368,7 +354,7 @@ main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "c:p:tjh", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c':
-			if (!parse_u64(optarg, 1, UINT64_MAX / 2, &count)) {
+			if (!benchd_parse_u64(optarg, 1, UINT64_MAX / 2, &count)) {
 				fprintf(stderr, "ring: --count: a positive integer\n");
 				return 2;
 			}
@@ -378,7 +364,7 @@ main(int argc, char **argv)
 			tiny = true;
 			break;
 		case 'p':
-			if (!parse_u64(optarg, 1, BENCH_MAXP, &nprocs)) {
+			if (!benchd_parse_u64(optarg, 1, BENCH_MAXP, &nprocs)) {
 				fprintf(stderr, "ring: --procs: 1 to %d\n", BENCH_MAXP);
 				return 2;
 			}

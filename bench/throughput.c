@@ -55,17 +55,14 @@
  *
  * Exit status: 0 done, 1 a run failed or a task did not end DONE, 2 usage.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <libgen.h>
 #include <lmdb.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -73,565 +70,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "client.h"
+#include "benchd.h"
+#include "report.h"
+#include "sys.h"
 
 static const char *prog = "throughput";
-
-/* ---- one forqd of our own (the same helper in every bench program) -------- */
-
-/*
- * This block is copied whole into each benchmark (every bench source is a
- * program of its own, there is no shared bench library); not every program
- * uses every helper.
- */
-#pragma GCC diagnostic ignored "-Wunused-function"
-
-#define BENCH_START_MS		10000	/* wait this long for forqd's socket */
-#define BENCH_STOP_MS		30000	/* wait this long for forqd to exit */
-
-/* One forqd of our own, and the temporary directory it lives in. */
-struct daemon {
-	pid_t pid;			/* 0 when not running */
-	char dir[PATH_MAX - 16];	/* mkdtemp'd; state, socket, log */
-	char state[PATH_MAX];		/* dir/state */
-	char sock[PATH_MAX];		/* dir/sock */
-	char log[PATH_MAX];		/* dir/forqd.log: forqd's stderr */
-};
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t
-wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void
-sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-/* Print the end of forqd's log to stderr, to say why a run failed. */
-static void
-daemon_show_log(const struct daemon *d)
-{
-	char buf[4096];
-	FILE *f = fopen(d->log, "r");
-	long size;
-	size_t n;
-
-	if (!f)
-		return;
-	if (fseek(f, 0, SEEK_END) == 0 && (size = ftell(f)) > (long)sizeof(buf) - 1)
-		fseek(f, size - (long)sizeof(buf) + 1, SEEK_SET);
-	else
-		fseek(f, 0, SEEK_SET);
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	if (n)
-		fprintf(stderr, "%s: forqd's log ends:\n%s", prog, buf);
-}
-
-/*
- * daemon_start - make a temporary directory and start forqd on it with
- * --state, --socket, --log-level warn and @extra (NULL-terminated, at
- * most 8 strings, e.g. "--sync", "nosync", "--workers", "1").
- * Returns 0, or -errno (the directory is removed again on failure).
- */
-static int
-daemon_start(struct daemon *d, const char *forqd, const char *const *extra)
-{
-	const char *tmp = getenv("TMPDIR");
-	const char *argv[20] = {
-		forqd, "--state", NULL, "--socket", NULL, "--log-level", "warn",
-	};
-	int argc = 7;
-	pid_t pid;
-	int rc;
-
-	memset(d, 0, sizeof(*d));
-	if (!tmp || !*tmp)
-		tmp = "/tmp";
-	if ((size_t)snprintf(d->dir, sizeof(d->dir), "%s/forq-bench.XXXXXX", tmp) >= sizeof(d->dir))
-		return -ENAMETOOLONG;
-	if (!mkdtemp(d->dir))
-		return -errno;
-	snprintf(d->state, sizeof(d->state), "%s/state", d->dir);
-	snprintf(d->sock, sizeof(d->sock), "%s/sock", d->dir);
-	snprintf(d->log, sizeof(d->log), "%s/forqd.log", d->dir);
-	argv[2] = d->state;
-	argv[4] = d->sock;
-	for (int i = 0; extra && extra[i] && argc < 18; i++)
-		argv[argc++] = extra[i];
-	argv[argc] = NULL;
-
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		rc = -errno;
-		goto out_rmdir;
-	}
-	if (pid == 0) {
-		/* Child, in this order: die with the parent, quiet stdout, log stderr, exec. */
-		int fd;
-
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (fd >= 0) {
-			dup2(fd, STDIN_FILENO);
-			dup2(fd, STDOUT_FILENO);
-		}
-		fd = open(d->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd >= 0)
-			dup2(fd, STDERR_FILENO);
-		execv(forqd, (char *const *)argv);
-		fprintf(stderr, "%s: exec %s: %s\n", prog, forqd, strerror(errno));
-		_exit(127);
-	}
-	d->pid = pid;
-	return 0;
-
-out_rmdir:
-	rmdir(d->dir);
-	d->dir[0] = '\0';
-	return rc;
-}
-
-/*
- * daemon_connect - wait for forqd's socket and connect to it.
- * Returns 0, -ECHILD when forqd exited, -ETIMEDOUT, or -errno.
- */
-static int
-daemon_connect(struct daemon *d, struct forq_client **out)
-{
-	uint64_t deadline = now_ns() + (uint64_t)BENCH_START_MS * 1000000u;
-	int status, rc;
-
-	for (;;) {
-		rc = forq_client_connect(d->sock, out);
-		if (rc == 0)
-			return 0;
-		if (rc != -ENOENT && rc != -ECONNREFUSED)
-			return rc;
-		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-			d->pid = 0;
-			return -ECHILD;
-		}
-		if (now_ns() > deadline)
-			return -ETIMEDOUT;
-		sleep_ms(5);
-	}
-}
-
-/*
- * daemon_kill_workers - SIGKILL the workers of our forqd that outlived it
- * (workers survive a killed forqd by design, forqd(8)).  They are found by
- * their command line, which names our private state directory.
- */
-static void
-daemon_kill_workers(const struct daemon *d)
-{
-	DIR *proc = opendir("/proc");
-	struct dirent *e;
-	size_t slen = strlen(d->state);
-
-	if (!proc || !slen)
-		goto out;
-	while ((e = readdir(proc))) {
-		char path[300], buf[8192];
-		ssize_t n;
-		int fd;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/cmdline", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, buf, sizeof(buf) - 1);
-		close(fd);
-		if (n <= 0)
-			continue;
-		buf[n] = '\0';
-		/* argv words are NUL-separated: look for "--state" then our dir */
-		for (ssize_t i = 0; i + 8 < n; i += (ssize_t)strlen(buf + i) + 1) {
-			if (strcmp(buf + i, "--state") == 0 &&
-			    strcmp(buf + i + 8, d->state) == 0) {
-				kill((pid_t)atoi(e->d_name), SIGKILL);
-				break;
-			}
-		}
-	}
-out:
-	if (proc)
-		closedir(proc);
-}
-
-/* Kill forqd (and its workers) if it still runs; remove the directory. */
-static void
-daemon_cleanup(struct daemon *d)
-{
-	if (d->pid) {
-		kill(d->pid, SIGKILL);
-		waitpid(d->pid, NULL, 0);
-		d->pid = 0;
-		daemon_kill_workers(d);
-	}
-	if (d->dir[0])
-		nftw(d->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	d->dir[0] = '\0';
-}
-
-/*
- * daemon_up - daemon_start() then daemon_connect(); on failure prints why,
- * cleans up and returns -EIO.
- */
-static int
-daemon_up(struct daemon *d, const char *forqd, const char *const *extra,
-	  struct forq_client **c)
-{
-	int rc = daemon_start(d, forqd, extra);
-
-	if (rc) {
-		fprintf(stderr, "%s: starting %s: %s\n", prog, forqd, strerror(-rc));
-		return -EIO;
-	}
-	rc = daemon_connect(d, c);
-	if (rc) {
-		fprintf(stderr, "%s: connecting to forqd at %s: %s\n", prog, d->sock,
-			rc == -ECHILD ? "forqd exited" : strerror(-rc));
-		daemon_show_log(d);
-		daemon_cleanup(d);
-		return -EIO;
-	}
-	return 0;
-}
-
-/*
- * daemon_stop - SHUTDOWN forqd over @c (may be NULL: SIGTERM instead),
- * wait for it to exit (SIGKILL after BENCH_STOP_MS).
- * Returns 0 when it exited with status 0, else -EIO.
- */
-static int
-daemon_stop(struct daemon *d, struct forq_client *c)
-{
-	char msg[256];
-	uint64_t deadline;
-	int status = 0;
-	pid_t r;
-
-	if (!d->pid)
-		return -EIO;
-	if (!c || forq_client_call(c, "SHUTDOWN", NULL, NULL, msg, sizeof(msg)) != 0)
-		kill(d->pid, SIGTERM);
-	deadline = now_ns() + (uint64_t)BENCH_STOP_MS * 1000000u;
-	while ((r = waitpid(d->pid, &status, WNOHANG)) == 0) {
-		if (now_ns() > deadline) {
-			fprintf(stderr, "%s: forqd %d did not exit; killing it\n", prog,
-				(int)d->pid);
-			kill(d->pid, SIGKILL);
-			waitpid(d->pid, &status, 0);
-			d->pid = 0;
-			return -EIO;
-		}
-		sleep_ms(5);
-	}
-	d->pid = 0;
-	if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "%s: forqd exited abnormally (status 0x%x)\n", prog, status);
-		return -EIO;
-	}
-	return 0;
-}
-
-/* The forqd next to this program: dirname(/proc/self/exe)/../forqd, resolved. */
-static int
-default_forqd(char buf[PATH_MAX])
-{
-	char self[PATH_MAX], path[PATH_MAX + 16];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	snprintf(path, sizeof(path), "%s/../forqd", dirname(self));
-	if (!realpath(path, buf))
-		return -errno;
-	return 0;
-}
-
-/* find_forqd - @given, or the default; checks it is executable.  0 or -1 (printed). */
-static int
-find_forqd(const char *given, char buf[PATH_MAX], const char **out)
-{
-	if (!given) {
-		if (default_forqd(buf) != 0) {
-			fprintf(stderr, "%s: cannot locate forqd; use --forqd PATH\n", prog);
-			return -1;
-		}
-		given = buf;
-	}
-	if (access(given, X_OK) != 0) {
-		fprintf(stderr, "%s: %s: %s\n", prog, given, strerror(errno));
-		return -1;
-	}
-	*out = given;
-	return 0;
-}
-
-static bool
-parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (!s || !*s || *s == '-')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
-/* ---- requests ---------------------------------------------------------- */
-
-/* call_raw - one request line; the reply's data in *@reply (may be NULL).
- * Returns 0 or the enum forq_err (message printed unless @quiet). */
-static int
-call_raw(struct forq_client *c, const char *type, const char *line, cJSON **reply, bool quiet)
-{
-	char msg[512];
-	cJSON *r = NULL;
-	int e = forq_client_call_raw(c, type, line, strlen(line), &r, msg, sizeof(msg));
-
-	if (e && !quiet)
-		fprintf(stderr, "%s: %s: %s (%s)\n", prog, type, msg, forq_err_code(e));
-	if (reply)
-		*reply = r;
-	else
-		cJSON_Delete(r);
-	return e;
-}
-
-/* num - a number field of @o, or @dflt. */
-static double
-num(const cJSON *o, const char *name, double dflt)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-
-	return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
-/* stats_num - one number from STATS (a top-level field, or "counts.STATE"). */
-static int
-stats_num(struct forq_client *c, const char *name, double *out)
-{
-	static const char line[] = "{\"type\":\"STATS\",\"data\":{}}";
-	cJSON *r = NULL;
-	const char *dot = strchr(name, '.');
-	int e = call_raw(c, "STATS", line, &r, false);
-
-	if (e)
-		return -EIO;
-	if (dot) {
-		char head[32];
-
-		snprintf(head, sizeof(head), "%.*s", (int)(dot - name), name);
-		*out = num(cJSON_GetObjectItemCaseSensitive(r, head), dot + 1, 0);
-	} else {
-		*out = num(r, name, 0);
-	}
-	cJSON_Delete(r);
-	return 0;
-}
-
-/* ---- the summary rows that bench/run.sh collects ----------------------- */
-
-/*
- * A summary row: a headline figure, its same-run baseline, their ratio and
- * the issue's target.  In text mode each row is printed as one line that
- * starts with "  @ " and has five " | "-separated fields after the
- * program's name; bench/run.sh gathers these lines into its final table.
- */
-struct row {
-	char name[64];		/* what was measured, ASCII */
-	double figure;		/* in @unit */
-	char unit[16];		/* "us", "tasks/s", "%", ... */
-	char base_name[48];	/* what the baseline is, "" for none */
-	double base;		/* in @unit (or its own unit, see @base_unit) */
-	char base_unit[16];	/* the baseline's unit; "" = @unit */
-	double ratio;		/* figure / base, or NAN */
-	char target[48];	/* the target, text; "" for none */
-	int met;		/* 1 met, 0 missed, -1 no target */
-};
-
-#define MAX_ROWS 32
-static struct row rows[MAX_ROWS];
-static int nrows;
-
-static struct row *
-row_add(const char *name, double figure, const char *unit)
-{
-	struct row *r;
-
-	if (nrows == MAX_ROWS)
-		return &rows[MAX_ROWS - 1];
-	r = &rows[nrows++];
-	memset(r, 0, sizeof(*r));
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	r->figure = figure;
-	snprintf(r->unit, sizeof(r->unit), "%s", unit);
-	r->base = NAN;
-	r->ratio = NAN;
-	r->met = -1;
-	return r;
-}
-
-static void
-row_base(struct row *r, const char *name, double base, const char *unit)
-{
-	snprintf(r->base_name, sizeof(r->base_name), "%s", name);
-	r->base = base;
-	snprintf(r->base_unit, sizeof(r->base_unit), "%s", unit ? unit : "");
-	r->ratio = base > 0 && isfinite(r->figure) ? r->figure / base : NAN;
-}
-
-static void
-row_target(struct row *r, const char *text, bool met)
-{
-	snprintf(r->target, sizeof(r->target), "%s", text);
-	r->met = met;
-}
-
-/* fmt_num - a figure with 3 or 4 significant digits, k/M for large ones. */
-static const char *
-fmt_num(char *buf, size_t len, double v, const char *unit)
-{
-	const char *sp = unit && *unit && *unit != '%' ? " " : "";
-
-	if (!isfinite(v))
-		snprintf(buf, len, "n/a");
-	else if (fabs(v) >= 1e7)
-		snprintf(buf, len, "%.1fM%s%s", v / 1e6, sp, unit ? unit : "");
-	else if (fabs(v) >= 1e6)
-		snprintf(buf, len, "%.2fM%s%s", v / 1e6, sp, unit ? unit : "");
-	else if (fabs(v) >= 1e4)
-		snprintf(buf, len, "%.1fk%s%s", v / 1e3, sp, unit ? unit : "");
-	else if (fabs(v) >= 100)
-		snprintf(buf, len, "%.0f%s%s", v, sp, unit ? unit : "");
-	else if (fabs(v) >= 10)
-		snprintf(buf, len, "%.1f%s%s", v, sp, unit ? unit : "");
-	else if (fabs(v) >= 1 || v == 0)
-		snprintf(buf, len, "%.2f%s%s", v, sp, unit ? unit : "");
-	else
-		snprintf(buf, len, "%.3g%s%s", v, sp, unit ? unit : "");
-	return buf;
-}
-
-static void
-rows_print_text(void)
-{
-	char f[48], b[48];
-
-	printf("summary (figure | baseline | ratio | target):\n");
-	for (int i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
-		char base[112] = "-", ratio[32] = "-";
-
-		if (r->base_name[0]) {
-			const char *u = r->base_unit[0] ? r->base_unit : r->unit;
-
-			snprintf(base, sizeof(base), "%s %s", r->base_name,
-				 fmt_num(b, sizeof(b), r->base, u));
-		}
-		if (isfinite(r->ratio))
-			snprintf(ratio, sizeof(ratio), "%.3gx", r->ratio);
-		printf("  @ %s | %s | %s | %s | %s | %s%s\n", prog, r->name,
-		       fmt_num(f, sizeof(f), r->figure, r->unit), base, ratio,
-		       r->target[0] ? r->target : "-",
-		       r->met == 1 ? " (met)" : r->met == 0 ? " (missed)" : "");
-	}
-}
-
-/* jnum - a JSON number, or null for NaN/inf. */
-static void
-jnum(const char *fmt, double v)
-{
-	if (isfinite(v))
-		printf(fmt, v);
-	else
-		printf("null");
-}
-
-static void
-rows_print_json(void)
-{
-	printf("\"summary\":[");
-	for (int i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
-
-		printf("%s{\"name\":\"%s\",\"figure\":", i ? "," : "", r->name);
-		jnum("%.6g", r->figure);
-		printf(",\"unit\":\"%s\",\"baseline_name\":", r->unit);
-		if (r->base_name[0])
-			printf("\"%s\"", r->base_name);
-		else
-			printf("null");
-		printf(",\"baseline\":");
-		jnum("%.6g", r->base);
-		printf(",\"baseline_unit\":\"%s\",\"ratio\":",
-		       r->base_unit[0] ? r->base_unit : r->unit);
-		jnum("%.4g", r->ratio);
-		printf(",\"target\":");
-		if (r->target[0])
-			printf("\"%s\"", r->target);
-		else
-			printf("null");
-		printf(",\"met\":%s}", r->met == 1 ? "true" : r->met == 0 ? "false" : "null");
-	}
-	printf("]");
-}
 
 /* ---- throughput -------------------------------------------------------- */
 
 #define BENCH_BATCH		50000u	/* tasks per TASK_SUBMIT message, as forq(1) */
-#define BENCH_STALL_ROUNDS	120	/* give up when no task finished in this many waits */
 #define BENCH_VALUE		100	/* bytes per LMDB value in the baseline */
 #define BENCH_MAX_THREADS	4	/* client threads of the noop-clients run */
 #define BENCH_CLIENT_IDLE_MS	30000	/* a client thread gives up after this long idle */
@@ -761,7 +214,7 @@ submit_all(struct forq_client *c, const struct batches *b, uint64_t count)
 				forq_err_code(e));
 			return -EIO;
 		}
-		accepted += (uint64_t)num(reply, "count", 0);
+		accepted += (uint64_t)benchd_num(reply, "count", 0);
 		cJSON_Delete(reply);
 	}
 	if (accepted != count) {
@@ -799,7 +252,7 @@ submit_array(struct forq_client *c, uint64_t count)
 			forq_err_code(e), msg);
 		return -ENOTSUP;
 	}
-	n = num(reply, "count", 0);
+	n = benchd_num(reply, "count", 0);
 	cJSON_Delete(reply);
 	if (n != (double)count) {
 		fprintf(stderr, "throughput: array: not supported by this forqd "
@@ -809,36 +262,6 @@ submit_array(struct forq_client *c, uint64_t count)
 	return 0;
 }
 
-/* TASK_WAIT {"all":true,"timeout":1} until complete; returns 0 or -EIO. */
-static int
-wait_all(struct forq_client *c)
-{
-	static const char line[] = "{\"type\":\"TASK_WAIT\",\"data\":{\"all\":true,\"timeout\":1}}";
-	double last = -1;
-	int stalled = 0;
-
-	for (;;) {
-		cJSON *reply = NULL;
-		bool complete;
-		double fin;
-
-		if (call_raw(c, "TASK_WAIT", line, &reply, false))
-			return -EIO;
-		complete = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "complete"));
-		fin = num(reply, "finished", 0);
-		cJSON_Delete(reply);
-		if (complete)
-			return 0;
-		stalled = fin > last ? 0 : stalled + 1;
-		last = fin;
-		if (stalled >= BENCH_STALL_ROUNDS) {
-			fprintf(stderr, "throughput: no task finished in %d waits; giving up\n",
-				stalled);
-			return -EIO;
-		}
-	}
-}
-
 /* STATS into @r; returns 0 or -EIO. */
 static int
 read_stats(struct forq_client *c, struct run *r, double *commits)
@@ -846,14 +269,14 @@ read_stats(struct forq_client *c, struct run *r, double *commits)
 	static const char line[] = "{\"type\":\"STATS\",\"data\":{}}";
 	cJSON *reply = NULL, *counts;
 
-	if (call_raw(c, "STATS", line, &reply, false))
+	if (benchd_call(c, "STATS", line, &reply, false))
 		return -EIO;
 	counts = cJSON_GetObjectItemCaseSensitive(reply, "counts");
 	for (size_t i = 0; i < BENCH_NSTATES; i++)
-		r->counts[i] = (uint64_t)num(counts, bench_states[i], 0);
-	r->submitted = (uint64_t)num(reply, "submitted", 0);
-	r->workers = (int)num(reply, "workers", 0);
-	*commits = num(reply, "commits", NAN);
+		r->counts[i] = (uint64_t)benchd_num(counts, bench_states[i], 0);
+	r->submitted = (uint64_t)benchd_num(reply, "submitted", 0);
+	r->workers = (int)benchd_num(reply, "workers", 0);
+	*commits = benchd_num(reply, "commits", NAN);
 	cJSON_Delete(reply);
 	return 0;
 }
@@ -1116,7 +539,7 @@ lmdb_rate(double per_txn, bool nosync, uint64_t max_puts, double max_s, double *
 		rc = -EIO;
 		goto out;
 	}
-	t0 = t1 = now_ns();
+	t0 = t1 = sys_now_ns();
 	while (puts < max_puts && (double)(t1 - t0) / 1e9 < max_s && !rc) {
 		if (mdb_txn_begin(env, NULL, 0, &txn)) {
 			rc = -EIO;
@@ -1134,13 +557,13 @@ lmdb_rate(double per_txn, bool nosync, uint64_t max_puts, double max_s, double *
 			mdb_txn_abort(txn);
 		else if (mdb_txn_commit(txn))
 			rc = -EIO;
-		t1 = now_ns();
+		t1 = sys_now_ns();
 	}
 	*rate = t1 > t0 ? (double)puts / ((double)(t1 - t0) / 1e9) : NAN;
 out:
 	if (env)
 		mdb_env_close(env);
-	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	benchd_rm_tree(dir);
 	if (rc)
 		fprintf(stderr, "throughput: the LMDB baseline failed\n");
 	return rc;
@@ -1173,7 +596,7 @@ xargs_measure(uint64_t count, int procs, double *rate)
 		goto out_unlink;
 	snprintf(p, sizeof(p), "%d", procs < 1 ? 1 : procs);
 	fflush(NULL);
-	t0 = now_ns();
+	t0 = sys_now_ns();
 	pid = fork();
 	if (pid < 0)
 		goto out_unlink;
@@ -1186,7 +609,7 @@ xargs_measure(uint64_t count, int procs, double *rate)
 		_exit(127);
 	}
 	if (waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-		t1 = now_ns();
+		t1 = sys_now_ns();
 		*rate = (double)count / ((double)(t1 - t0) / 1e9);
 		rc = 0;
 	} else {
@@ -1213,7 +636,7 @@ run_one(struct run *r, const char *forqd, const char *workers, bool tiny)
 	struct cconn *cc = NULL;
 	size_t nconns = 0;
 	struct batches b = { 0 };
-	struct daemon d;
+	struct benchd d;
 	double c0 = NAN, c1 = NAN;
 	uint64_t t0, t1;
 	int rc;
@@ -1227,7 +650,7 @@ run_one(struct run *r, const char *forqd, const char *workers, bool tiny)
 		fprintf(stderr, "throughput: out of memory\n");
 		return -EIO;
 	}
-	if (daemon_up(&d, forqd, extra, &c)) {
+	if (benchd_up(&d, forqd, extra, &c)) {
 		batches_free(&b);
 		return -EIO;
 	}
@@ -1240,12 +663,12 @@ run_one(struct run *r, const char *forqd, const char *workers, bool tiny)
 				strerror(-rc));
 			rc = -EIO;
 		}
-		sleep_ms(50);	/* let forqd accept them all before the clock starts */
+		benchd_sleep_ms(50);	/* let forqd accept them all before the clock starts */
 	}
 	if (rc)
 		goto out_client;
 
-	t0 = now_ns();
+	t0 = sys_now_ns();
 	switch (r->w->how) {
 	case HOW_ARRAY:
 		rc = submit_array(c, r->w->count);
@@ -1258,8 +681,8 @@ run_one(struct run *r, const char *forqd, const char *workers, bool tiny)
 		break;
 	}
 	if (!rc)
-		rc = wait_all(c);
-	t1 = now_ns();
+		rc = benchd_wait_all(c);
+	t1 = sys_now_ns();
 	if (rc == -ENOTSUP) {
 		r->unsupported = true;
 		rc = 0;
@@ -1268,7 +691,7 @@ run_one(struct run *r, const char *forqd, const char *workers, bool tiny)
 	if (!rc)
 		rc = read_stats(c, r, &c1);
 	if (rc) {
-		daemon_show_log(&d);
+		benchd_show_log(&d);
 		goto out_client;
 	}
 	r->seconds = (double)(t1 - t0) / 1e9;
@@ -1280,11 +703,11 @@ run_one(struct run *r, const char *forqd, const char *workers, bool tiny)
 out_stop:
 	clients_close(cc, nconns);
 	cc = NULL;
-	rc = daemon_stop(&d, c);
+	rc = benchd_stop(&d, c);
 	if (rc)
-		daemon_show_log(&d);
+		benchd_show_log(&d);
 	forq_client_close(c);
-	daemon_cleanup(&d);
+	benchd_cleanup(&d);
 	batches_free(&b);
 	if (rc || r->unsupported)
 		return rc ? -EIO : 0;
@@ -1314,9 +737,9 @@ out_stop:
 
 out_client:
 	clients_close(cc, nconns);
-	daemon_stop(&d, c);
+	benchd_stop(&d, c);
 	forq_client_close(c);
-	daemon_cleanup(&d);
+	benchd_cleanup(&d);
 	batches_free(&b);
 	return -EIO;
 }
@@ -1400,7 +823,7 @@ add_rows(const struct run *runs, int nruns)
 	for (int i = 0; i < nruns; i++) {
 		const struct run *r = &runs[i];
 		char name[64], tgt[48], bname[48];
-		struct row *row;
+		struct report_row *row;
 		bool met = false;
 
 		if (r->skipped)
@@ -1409,19 +832,19 @@ add_rows(const struct run *runs, int nruns)
 			 r->w->how == HOW_BATCH && strcmp(r->w->name, "noop") == 0 ? " jsonl" : "",
 			 r->sync);
 		if (r->unsupported) {
-			row = row_add(name, NAN, "tasks/s");
-			row_target(row, "array: not supported by this forqd", false);
+			row = report_add(name, NAN, "tasks/s");
+			report_target(row, "array: not supported by this forqd", false);
 			row->met = -1;
 			continue;
 		}
-		row = row_add(name, r->rate, "tasks/s");
+		row = report_add(name, r->rate, "tasks/s");
 		if (r->w->base == BASE_LMDB)
 			snprintf(bname, sizeof(bname), "LMDB %.0f puts/txn", r->per_commit);
 		else
 			snprintf(bname, sizeof(bname), "%s", base_label(r));
-		row_base(row, bname, r->base_rate, r->w->base == BASE_LMDB ? "puts/s" : "tasks/s");
+		report_base(row, bname, r->base_rate, r->w->base == BASE_LMDB ? "puts/s" : "tasks/s");
 		if (target(r, tgt, sizeof(tgt), &met))
-			row_target(row, tgt, met);
+			report_target(row, tgt, met);
 	}
 }
 
@@ -1468,7 +891,7 @@ print_table(const struct run *runs, int nruns, const char *forqd, long ncpu)
 		if (q >= 0)
 			printf("noop/exec tasks/s, %s: %.1f\n", sync, q);
 	}
-	rows_print_text();
+	report_print_text(prog);
 }
 
 static void
@@ -1508,20 +931,20 @@ print_json(const struct run *runs, int nruns, const char *forqd, long ncpu, bool
 		       "\"all_done\":%s,\"commits\":",
 		       r->seconds, r->rate, (unsigned long long)r->counts[3],
 		       r->all_done ? "true" : "false");
-		jnum("%.0f", r->commits);
+		report_jnum("%.0f", r->commits);
 		printf(",\"tasks_per_commit\":");
-		jnum("%.3f", r->per_commit);
+		report_jnum("%.3f", r->per_commit);
 		printf(",\"baseline\":\"%s\",\"baseline_per_s\":", base_label(r));
-		jnum("%.1f", r->base_rate);
+		report_jnum("%.1f", r->base_rate);
 		printf(",\"ratio\":");
-		jnum("%.4f", r->ratio);
+		report_jnum("%.4f", r->ratio);
 		if (target(r, tgt, sizeof(tgt), &met))
 			printf(",\"target\":\"%s\",\"met\":%s}", tgt, met ? "true" : "false");
 		else
 			printf(",\"target\":null,\"met\":null}");
 	}
 	printf("],\"xargs\":{\"procs\":%d,\"per_s\":", xargs_procs);
-	jnum("%.1f", xargs_rate);
+	report_jnum("%.1f", xargs_rate);
 	printf("},\"ratio_noop_exec\":{");
 	for (int i = 0; i < 2; i++) {
 		const char *sync = i ? "nosync" : "fsync";
@@ -1534,7 +957,7 @@ print_json(const struct run *runs, int nruns, const char *forqd, long ncpu, bool
 			printf("null");
 	}
 	printf("},");
-	rows_print_json();
+	report_print_json();
 	printf(",\"ok\":%s}\n", ok ? "true" : "false");
 }
 
@@ -1612,13 +1035,14 @@ main(int argc, char **argv)
 	uint64_t v;
 	int o;
 
+	benchd_prog = prog;
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
 		case 'n':
 		case 'e':
 		case 's':
 		case 'C':
-			if (!parse_u64(optarg, 0, 100000000, &v)) {
+			if (!benchd_parse_u64(optarg, 0, 100000000, &v)) {
 				fprintf(stderr,
 					"throughput: --%s: an integer from 0 to 100000000\n",
 					o == 'n' ? "noop" : o == 'e' ? "exec" : o == 's' ? "spin"
@@ -1640,7 +1064,7 @@ main(int argc, char **argv)
 			}
 			break;
 		case 'c':
-			if (!parse_u64(optarg, 1, 100000, &opt_clients)) {
+			if (!benchd_parse_u64(optarg, 1, 100000, &opt_clients)) {
 				fprintf(stderr,
 					"throughput: --clients: an integer from 1 to 100000\n");
 				return 2;
@@ -1648,7 +1072,7 @@ main(int argc, char **argv)
 			set_clients = true;
 			break;
 		case 'w':
-			if (!parse_u64(optarg, 1, 4096, &v)) {
+			if (!benchd_parse_u64(optarg, 1, 4096, &v)) {
 				fprintf(stderr,
 					"throughput: --workers: an integer from 1 to 4096\n");
 				return 2;
@@ -1676,7 +1100,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (find_forqd(forqd, forqd_buf, &forqd))
+	if (benchd_find_forqd(forqd, forqd_buf, &forqd))
 		return 1;
 	if (tiny) {
 		if (!set_noop)
