@@ -21,7 +21,7 @@
 #include "topo.h"
 #include "worker.h"
 
-#define SPIN_NS         200000ull       /* poll this long for work before sleeping */
+#define SPIN_NS         50000ull       /* poll this long for work before sleeping */
 #define IDLE_SLEEP_NS   500000000ull    /* heartbeat period while idle */
 #define EXEC_GRACE_NS   5000000000ull   /* supervisor's slack past an exec deadline */
 #define KERNEL_GRACE_NS 100000000ull    /* ... past an in-process kernel's deadline */
