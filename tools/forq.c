@@ -2,11 +2,18 @@
  * forq — the command-line client of forqd (forq(1)).
  *
  * Shape: `forq [--socket PATH] VERB [options] [--] [args]`.  main() picks
- * the verb from a table; each verb parses its own options with
- * getopt_long (submit stops at the first non-option, so the command after
- * it keeps its own options; the others permute, so `forq status 7 --json`
- * works), builds one request, makes one libforq call (wait and list make
- * several on one connection) and prints the reply.  Nothing below main()
+ * the verb from a table; the verb describes its command line in a
+ * struct verb_args (its own options, whether it takes --json, what operands
+ * follow) and parse_args() runs getopt_long over it, handling the options
+ * every verb shares (--socket, -h/--help, --json) and the misuse messages
+ * itself, and passing the verb's own options to the verb's handler (submit
+ * stops at the first non-option, so the command after it keeps its own
+ * options; the others permute, so `forq status 7 --json` works).  The verb
+ * then builds one request, makes one libforq call (wait and list make
+ * several on one connection) and prints the reply: cli_show() sends it and
+ * prints the reply's data as JSON or through the verb's printer.  Verbs
+ * that are no more than that (status, kernels, workers, stats, shutdown)
+ * are rows of the verb table run by verb_query().  Nothing below main()
  * exits: every function returns an exit status up to it.
  *
  * Output contract (STYLE rule 19, forq(1) EXIT STATUS):
@@ -30,6 +37,7 @@
  * "priority".  Batches are bounded by task count and bytes so that each
  * fits forqd's default message limit with room to spare.
  */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -66,9 +74,13 @@
 #define ERRMSG_MAX 1024
 #define TASK_KEY_MAX 255                  /* bytes of a --key (forq-protocol(7)) */
 
+struct verb;
+
 /* One invocation's shared state. */
 struct cli {
 	const char *verb;              /* for messages: "submit" */
+	const struct verb *entry;      /* the verb's row of verbs[], once known */
+	uint64_t id;                   /* the ID operand of a verb that takes one */
 	const char *socket;            /* --socket, or NULL for the default */
 	char sockbuf[4096];            /* the resolved socket path */
 	bool json;                     /* --json */
@@ -276,6 +288,16 @@ parse_duration(struct cli *x, const char *what, const char *s, uint64_t *ms)
 	if (rc)
 		return usage_error(x, "%s: '%s' is not a duration (e.g. 250ms, 10s, 5m, 1h, 1.5)",
 				   what, s);
+	return 0;
+}
+
+/* An integer option's value from 0 to @max, for messages called @what. */
+static int
+parse_count(struct cli *x, const char *what, const char *s, uint64_t max, uint64_t *v)
+{
+	if (parse_uint(s, max, v))
+		return usage_error(x, "%s must be an integer from 0 to %" PRIu64 ", not '%s'", what,
+				   max, s);
 	return 0;
 }
 
@@ -566,14 +588,40 @@ table_free(struct table *t)
 
 /* ---- verbs ------------------------------------------------------------- */
 
+/* What may follow a verb's options. */
+enum operands {
+	OPERANDS_ANY,                  /* the verb checks them itself */
+	OPERANDS_NONE,                 /* none at all */
+	OPERAND_ID,                    /* exactly one task id, into cli.id */
+};
+
+/*
+ * A verb's command line beyond the options every verb shares (--socket,
+ * -h/--help and, where .json, --json), as parse_args() reads it.
+ */
+struct verb_args {
+	const char *shortopts;         /* the verb's own short options ("t:"), or NULL */
+	const struct option *lo;       /* its own long options, { 0 }-terminated, or NULL */
+	bool in_order;                 /* stop at the first operand instead of permuting */
+	bool json;                     /* takes --json */
+	enum operands operands;        /* what may follow the options */
+	/* one of the verb's own options, @arg its value; 0 or an exit status */
+	int (*option)(struct cli *x, void *ctx, int ch, const char *arg);
+};
+
+/* Prints a reply's data @d as text; 0 or an exit status. */
+typedef int reply_printer(struct cli *x, const cJSON *d);
+
 struct verb {
 	const char *name;                              /* "submit" */
 	int (*run)(struct cli *x, int argc, char **argv);  /* argv[0] is the verb */
 	const char *summary;                           /* one line for forq --help */
 	const char *usage;                             /* forq VERB --help */
+	/* where run is verb_query: */
+	const struct verb_args *args;                  /* its command line */
+	const char *request;                           /* the request type: "STATS" */
+	reply_printer *print;                          /* the reply as text, or NULL: none */
 };
-
-static const struct verb *find_verb(const char *name);
 
 #define SOCKET_HELP \
 	"      --socket PATH     forqd's socket (default: $FORQ_SOCKET, else\n" \
@@ -583,12 +631,147 @@ static const struct verb *find_verb(const char *name);
 #define HELP_HELP \
 	"  -h, --help            show this help\n"
 
-/* Print the usage of verb @name to stdout; exit status 0. */
+#define LONGOPTS_MAX 24  /* a verb's own long options, the shared ones and the { 0 } */
+
+/* The single ID operand of status, result and log. */
 static int
-verb_help(const char *name)
+one_id(struct cli *x, int argc, char **argv, uint64_t *id)
 {
-	fputs(find_verb(name)->usage, stdout);
+	if (argc - optind != 1)
+		return usage_error(x, argc - optind == 0 ? "no task id given"
+							 : "expects exactly one task id");
+	return parse_id(x, argv[optind], id);
+}
+
+/*
+ * Parse the command line @argv of verb x->entry (argv[0] is the verb) as
+ * @a describes it: --socket, --json and -h/--help here, the verb's own
+ * options through a->option(@ctx), then the operands.  true when the verb
+ * goes on, with optind at its first operand (and x->id set for OPERAND_ID);
+ * false when it is to return *@rc at once: 0 after --help, or an exit
+ * status after a message.
+ */
+static bool
+parse_args(struct cli *x, int argc, char **argv, const struct verb_args *a, void *ctx, int *rc)
+{
+	static const struct option json_lo = { "json", no_argument, NULL, OPT_JSON };
+	static const struct option shared_lo[] = {
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct option lo[LONGOPTS_MAX];
+	char so[32];
+	size_t n = 0;
+	int ch;
+
+	/* the verb's own first, then the shared: getopt_long's table is as it always was */
+	for (const struct option *o = a->lo; o && o->name; o++)
+		lo[n++] = *o;
+	if (a->json)
+		lo[n++] = json_lo;
+	assert(n + sizeof(shared_lo) / sizeof(shared_lo[0]) <= LONGOPTS_MAX);
+	memcpy(lo + n, shared_lo, sizeof(shared_lo));
+	snprintf(so, sizeof(so), "%s:%sh", a->in_order ? "+" : "",
+		 a->shortopts ? a->shortopts : "");
+
+	*rc = 0;
+	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
+		if (ch == OPT_JSON && a->json) {
+			x->json = true;
+		} else if (ch == OPT_SOCKET) {
+			x->socket = optarg;
+		} else if (ch == 'h') {
+			fputs(x->entry->usage, stdout);
+			return false;
+		} else if (ch == '?' || ch == ':') {
+			*rc = bad_option(x, ch, argv);
+			return false;
+		} else {
+			*rc = a->option(x, ctx, ch, optarg);
+			if (*rc)
+				return false;
+		}
+	}
+	if (a->operands == OPERANDS_NONE && optind < argc)
+		*rc = usage_error(x, "unexpected argument '%s'", argv[optind]);
+	else if (a->operands == OPERAND_ID)
+		*rc = one_id(x, argc, argv, &x->id);
+	return *rc == 0;
+}
+
+/* A verb's handler of its one flag option: *(bool *)@ctx becomes true. */
+static int
+option_flag(struct cli *x, void *ctx, int ch, const char *arg)
+{
+	(void)x;
+	(void)ch;
+	(void)arg;
+	*(bool *)ctx = true;
 	return 0;
+}
+
+/*
+ * Send one @type request (@req consumed) and show the reply's data: as the
+ * one JSON document with --json, else through @print (nothing when NULL).
+ * 0, or an exit status: forqd's error code's after fail(), or @print's.
+ */
+static int
+cli_show(struct cli *x, const char *type, cJSON *req, reply_printer *print)
+{
+	cJSON *reply;
+	int rc;
+
+	rc = cli_call(x, type, req, &reply);
+	if (rc)
+		return rc;
+	if (x->json)
+		rc = print_json(x, reply);
+	else if (print)
+		rc = print(x, reply);
+	cJSON_Delete(reply);
+	return rc;
+}
+
+/* The request {"id": @id}; NULL on OOM. */
+static cJSON *
+id_request(uint64_t id)
+{
+	cJSON *d = cJSON_CreateObject();
+
+	if (d && !cJSON_AddNumberToObject(d, "id", (double)id)) {
+		cJSON_Delete(d);
+		d = NULL;
+	}
+	return d;
+}
+
+/* Add @key: @v to the request @req; @req, or NULL on OOM (both freed). */
+static cJSON *
+req_add(cJSON *req, const char *key, cJSON *v)
+{
+	if (!req || !v || !cJSON_AddItemToObject(req, key, v)) {
+		cJSON_Delete(v);
+		cJSON_Delete(req);
+		return NULL;
+	}
+	return req;
+}
+
+/*
+ * A verb that is one request and its reply, all told by its row of verbs[]:
+ * the request carries {"id": ID} when the verb takes an ID, else no data.
+ */
+static int
+verb_query(struct cli *x, int argc, char **argv)
+{
+	const struct verb *v = x->entry;
+	int rc;
+
+	if (!parse_args(x, argc, argv, v->args, NULL, &rc))
+		return rc;
+	return cli_show(x, v->request, v->args->operands == OPERAND_ID ? id_request(x->id) : NULL,
+			v->print);
 }
 
 /* -- submit -- */
@@ -653,6 +836,7 @@ struct submit_opts {
 	const char *args;              /* --args text, or NULL */
 	const char *file;              /* -f, or NULL */
 	bool parsable;                 /* --parsable */
+	int conflict;                  /* the first option given that -f excludes, or 0 */
 };
 
 /*
@@ -1263,147 +1447,132 @@ out_bad:
 			   "%" PRIu32 ", STEP at least 1)", UINT32_MAX);
 }
 
+static const struct option submit_lo[] = {
+	{ "priority", required_argument, NULL, 'p' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "name", required_argument, NULL, OPT_NAME },
+	{ "retries", required_argument, NULL, OPT_RETRIES },
+	{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "after", required_argument, NULL, OPT_AFTER },
+	{ "after-any", no_argument, NULL, OPT_AFTER_ANY },
+	{ "array", required_argument, NULL, OPT_ARRAY },
+	{ "env", required_argument, NULL, OPT_ENV },
+	{ "cwd", required_argument, NULL, OPT_CWD },
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "args", required_argument, NULL, OPT_ARGS },
+	{ "file", required_argument, NULL, 'f' },
+	{ "parsable", no_argument, NULL, OPT_PARSABLE },
+	{ 0 },
+};
+
+/* One option of submit into the struct submit_opts @ctx. */
+static int
+submit_option(struct cli *x, void *ctx, int ch, const char *arg)
+{
+	struct submit_opts *o = ctx;
+	uint64_t v = 0;
+	int rc = 0;
+
+	switch (ch) {
+	case 'p':
+		rc = parse_count(x, "priority", arg, 9, &v);
+		o->priority = (int64_t)v;
+		break;
+	case 't':
+		rc = parse_timeout(x, arg, &o->timeout_ms);
+		o->has_timeout = true;
+		break;
+	case OPT_NAME:
+		o->name = arg;
+		break;
+	case OPT_RETRIES:
+		rc = parse_count(x, "retries", arg, 100, &v);
+		o->retries = (int64_t)v;
+		break;
+	case OPT_RETRY_DELAY:
+		rc = parse_duration(x, "--retry-delay", arg, &o->retry_delay_ms);
+		o->has_retry_delay = true;
+		break;
+	case OPT_KEY:
+		if (!*arg || strlen(arg) > TASK_KEY_MAX)
+			return usage_error(x, "--key wants 1 to %d bytes", TASK_KEY_MAX);
+		o->key = arg;
+		break;
+	case OPT_AFTER:
+		rc = add_after(x, o, arg);
+		break;
+	case OPT_AFTER_ANY:
+		o->after_any = true;
+		break;
+	case OPT_ARRAY:
+		rc = check_array(x, arg);
+		o->array = arg;
+		break;
+	case OPT_ENV:
+		rc = add_env(x, o, arg);
+		break;
+	case OPT_CWD:
+		o->cwd = arg;
+		break;
+	case 'k':
+		o->kernel = arg;
+		break;
+	case OPT_ARGS:
+		o->args = arg;
+		break;
+	case 'f':
+		o->file = arg;
+		break;
+	case OPT_PARSABLE:
+		o->parsable = true;
+		break;
+	}
+	/* all but -p, -f and --parsable describe the one task of the command line */
+	if (rc == 0 && !o->conflict && ch != 'p' && ch != 'f' && ch != OPT_PARSABLE)
+		o->conflict = ch;
+	return rc;
+}
+
+/* "-f cannot be combined with" option @ch, by the name forq(1) gives it. */
+static int
+file_conflict(struct cli *x, int ch)
+{
+	const struct option *o = submit_lo;
+
+	if (ch < 256)
+		return usage_error(x, "-f cannot be combined with -%c", ch);
+	while (o->name && o->val != ch)
+		o++;
+	return usage_error(x, "-f cannot be combined with --%s", o->name ? o->name : "?");
+}
+
 static int
 verb_submit(struct cli *x, int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "priority", required_argument, NULL, 'p' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "name", required_argument, NULL, OPT_NAME },
-		{ "retries", required_argument, NULL, OPT_RETRIES },
-		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
-		{ "key", required_argument, NULL, OPT_KEY },
-		{ "after", required_argument, NULL, OPT_AFTER },
-		{ "after-any", no_argument, NULL, OPT_AFTER_ANY },
-		{ "array", required_argument, NULL, OPT_ARRAY },
-		{ "env", required_argument, NULL, OPT_ENV },
-		{ "cwd", required_argument, NULL, OPT_CWD },
-		{ "kernel", required_argument, NULL, 'k' },
-		{ "args", required_argument, NULL, OPT_ARGS },
-		{ "file", required_argument, NULL, 'f' },
-		{ "parsable", no_argument, NULL, OPT_PARSABLE },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
+	static const struct verb_args args = {
+		.shortopts = "p:t:k:f:",
+		.lo = submit_lo,
+		.in_order = true,
+		.option = submit_option,
 	};
 	struct submit_opts o = { .priority = -1, .retries = -1 };
-	const char *conflict = NULL;
-	uint64_t v;
-	int ch, rc = 0;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, "+:p:t:k:f:h", lo, NULL)) != -1) {
-		switch (ch) {
-		case 'p':
-			if (parse_uint(optarg, 9, &v)) {
-				rc = usage_error(x, "priority must be an integer from 0 to 9, "
-						 "not '%s'", optarg);
-				goto out;
-			}
-			o.priority = (int64_t)v;
-			break;
-		case 't':
-			rc = parse_timeout(x, optarg, &o.timeout_ms);
-			if (rc)
-				goto out;
-			o.has_timeout = true;
-			conflict = conflict ? conflict : "-t";
-			break;
-		case OPT_NAME:
-			o.name = optarg;
-			conflict = conflict ? conflict : "--name";
-			break;
-		case OPT_RETRIES:
-			if (parse_uint(optarg, 100, &v)) {
-				rc = usage_error(x, "retries must be an integer from 0 to 100, "
-						 "not '%s'", optarg);
-				goto out;
-			}
-			o.retries = (int64_t)v;
-			conflict = conflict ? conflict : "--retries";
-			break;
-		case OPT_RETRY_DELAY:
-			rc = parse_duration(x, "--retry-delay", optarg, &o.retry_delay_ms);
-			if (rc)
-				goto out;
-			o.has_retry_delay = true;
-			conflict = conflict ? conflict : "--retry-delay";
-			break;
-		case OPT_KEY:
-			if (!*optarg || strlen(optarg) > TASK_KEY_MAX) {
-				rc = usage_error(x, "--key wants 1 to %d bytes", TASK_KEY_MAX);
-				goto out;
-			}
-			o.key = optarg;
-			conflict = conflict ? conflict : "--key";
-			break;
-		case OPT_AFTER:
-			rc = add_after(x, &o, optarg);
-			if (rc)
-				goto out;
-			conflict = conflict ? conflict : "--after";
-			break;
-		case OPT_AFTER_ANY:
-			o.after_any = true;
-			conflict = conflict ? conflict : "--after-any";
-			break;
-		case OPT_ARRAY:
-			rc = check_array(x, optarg);
-			if (rc)
-				goto out;
-			o.array = optarg;
-			conflict = conflict ? conflict : "--array";
-			break;
-		case OPT_ENV:
-			rc = add_env(x, &o, optarg);
-			if (rc)
-				goto out;
-			conflict = conflict ? conflict : "--env";
-			break;
-		case OPT_CWD:
-			o.cwd = optarg;
-			conflict = conflict ? conflict : "--cwd";
-			break;
-		case 'k':
-			o.kernel = optarg;
-			conflict = conflict ? conflict : "-k";
-			break;
-		case OPT_ARGS:
-			o.args = optarg;
-			conflict = conflict ? conflict : "--args";
-			break;
-		case 'f':
-			o.file = optarg;
-			break;
-		case OPT_PARSABLE:
-			o.parsable = true;
-			break;
-		case OPT_SOCKET:
-			x->socket = optarg;
-			break;
-		case 'h':
-			rc = verb_help(x->verb);
-			goto out;
-		default:
-			rc = bad_option(x, ch, argv);
-			goto out;
-		}
-	}
+	if (!parse_args(x, argc, argv, &args, &o, &rc))
+		goto out;
 	argc -= optind;
 	argv += optind;
-	if (o.after_any && !o.after) {
+	if (o.after_any && !o.after)
 		rc = usage_error(x, "--after-any needs --after");
-		goto out;
-	}
-	if (o.file) {
-		if (conflict)
-			rc = usage_error(x, "-f cannot be combined with %s", conflict);
-		else if (argc > 0)
-			rc = usage_error(x, "-f takes no command ('%s')", argv[0]);
-		else
-			rc = submit_file(x, &o);
-	} else {
+	else if (!o.file)
 		rc = submit_one(x, &o, argc, argv);
-	}
+	else if (o.conflict)
+		rc = file_conflict(x, o.conflict);
+	else if (argc > 0)
+		rc = usage_error(x, "-f takes no command ('%s')", argv[0]);
+	else
+		rc = submit_file(x, &o);
 out:
 	cJSON_Delete(o.env);
 	cJSON_Delete(o.after);
@@ -1425,66 +1594,6 @@ static const char status_usage[] =
 	JSON_HELP
 	SOCKET_HELP
 	HELP_HELP;
-
-/* Options of the read verbs that take nothing else; 0, 1 = help shown, or exit status. */
-static const struct option read_lo[] = {
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "socket", required_argument, NULL, OPT_SOCKET },
-	{ "help", no_argument, NULL, 'h' },
-	{ 0 },
-};
-
-/*
- * Parse options of a verb that has only the common ones; *@help is set when
- * --help was shown.  0 or an exit status.
- */
-static int
-parse_common(struct cli *x, int argc, char **argv, bool json_ok, bool *help)
-{
-	int ch;
-
-	*help = false;
-	while ((ch = getopt_long(argc, argv, ":h", read_lo, NULL)) != -1) {
-		switch (ch) {
-		case OPT_JSON:
-			if (!json_ok)
-				return usage_error(x, "unknown option '--json'");
-			x->json = true;
-			break;
-		case OPT_SOCKET:
-			x->socket = optarg;
-			break;
-		case 'h':
-			*help = true;
-			return verb_help(x->verb);
-		default:
-			return bad_option(x, ch, argv);
-		}
-	}
-	return 0;
-}
-
-/* The single ID argument of status/result. */
-static int
-one_id(struct cli *x, int argc, char **argv, uint64_t *id)
-{
-	if (argc - optind != 1)
-		return usage_error(x, argc - optind == 0 ? "no task id given"
-							 : "expects exactly one task id");
-	return parse_id(x, argv[optind], id);
-}
-
-static cJSON *
-id_request(uint64_t id)
-{
-	cJSON *d = cJSON_CreateObject();
-
-	if (d && !cJSON_AddNumberToObject(d, "id", (double)id)) {
-		cJSON_Delete(d);
-		d = NULL;
-	}
-	return d;
-}
 
 /* One "key: value" line of status. */
 static void kv(const char *key, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -1593,9 +1702,9 @@ print_history(const cJSON *hist)
 	return ok;
 }
 
-/* status in text; false on OOM. */
-static bool
-print_status(const cJSON *d)
+/* status in text. */
+static int
+print_status(struct cli *x, const cJSON *d)
 {
 	const cJSON *argv = jget(d, "argv"), *args = jget(d, "args"), *res = jget(d, "resources");
 	const cJSON *env = jget(d, "env"), *after = jget(d, "after"), *hist = jget(d, "history");
@@ -1728,34 +1837,10 @@ print_status(const cJSON *d)
 	if (cJSON_IsArray(hist) && hist->child) {
 		kv("history:", "%d attempt%s", cJSON_GetArraySize(hist),
 		   cJSON_GetArraySize(hist) == 1 ? "" : "s");
-		return print_history(hist);
+		if (!print_history(hist))
+			return fail_nomem(x);
 	}
-	return true;
-}
-
-static int
-verb_status(struct cli *x, int argc, char **argv)
-{
-	cJSON *reply;
-	uint64_t id;
-	bool help;
-	int rc;
-
-	rc = parse_common(x, argc, argv, true, &help);
-	if (rc || help)
-		return rc;
-	rc = one_id(x, argc, argv, &id);
-	if (rc)
-		return rc;
-	rc = cli_call(x, "TASK_STATUS", id_request(id), &reply);
-	if (rc)
-		return rc;
-	if (x->json)
-		rc = print_json(x, reply);
-	else if (!print_status(reply))
-		rc = fail_nomem(x);
-	cJSON_Delete(reply);
-	return rc;
+	return 0;
 }
 
 /* -- result -- */
@@ -1830,7 +1915,7 @@ b64_decode(const char *s, unsigned char *out, size_t *len)
 
 /* --bytes without --json: the reply's "bytes", decoded, to stdout. */
 static int
-print_result_bytes(struct cli *x, uint64_t id, const cJSON *reply)
+print_result_bytes(struct cli *x, const cJSON *reply)
 {
 	const cJSON *b = jget(reply, "bytes");
 	unsigned char *buf;
@@ -1839,7 +1924,7 @@ print_result_bytes(struct cli *x, uint64_t id, const cJSON *reply)
 	int rc = 0;
 
 	if (!jnum(reply, "bytes_len", &want) || want <= 0 || !cJSON_IsString(b)) {
-		fprintf(stderr, "forq: result: task %" PRIu64 " has no result bytes\n", id);
+		fprintf(stderr, "forq: result: task %" PRIu64 " has no result bytes\n", x->id);
 		return EXIT_REFUSED;
 	}
 	buf = malloc(strlen(b->valuestring) / 4 * 3 + 1);
@@ -1847,11 +1932,28 @@ print_result_bytes(struct cli *x, uint64_t id, const cJSON *reply)
 		return fail_nomem(x);
 	if (b64_decode(b->valuestring, buf, &len) < 0 || (double)len != want)
 		rc = fail(x, FORQ_EPROTO, "the result bytes of task %" PRIu64
-			  " are not %.0f bytes of base64", id, want);
+			  " are not %.0f bytes of base64", x->id, want);
 	else if (fwrite(buf, 1, len, stdout) != len)
 		rc = fail(x, FORQ_EINTERNAL, "writing the output: %s", strerror(errno));
 	free(buf);
 	return rc;
+}
+
+/* result without --bytes: the result JSON, else the exit code. */
+static int
+print_result(struct cli *x, const cJSON *reply)
+{
+	const cJSON *res = jget(reply, "result");
+	double ec;
+
+	if (res && !cJSON_IsNull(res))
+		return print_json(x, res);
+	if (jnum(reply, "exit_code", &ec))
+		printf("%.0f\n", ec);
+	else
+		fprintf(stderr, "forq: result: task %" PRIu64 " ended %s without a result\n", x->id,
+			jstr(reply, "state", "?"));
+	return 0;
 }
 
 static int
@@ -1859,43 +1961,20 @@ verb_result(struct cli *x, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "bytes", no_argument, NULL, OPT_BYTES },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const cJSON *res;
-	cJSON *req, *reply;
+	static const struct verb_args args = {
+		.lo = lo, .json = true, .operands = OPERAND_ID, .option = option_flag,
+	};
 	bool bytes = false;
-	uint64_t id;
-	double ec;
-	int ch, rc;
+	cJSON *req;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		switch (ch) {
-		case OPT_BYTES:
-			bytes = true;
-			break;
-		case OPT_JSON:
-			x->json = true;
-			break;
-		case OPT_SOCKET:
-			x->socket = optarg;
-			break;
-		case 'h':
-			return verb_help(x->verb);
-		default:
-			return bad_option(x, ch, argv);
-		}
-	}
-	rc = one_id(x, argc, argv, &id);
-	if (rc)
+	if (!parse_args(x, argc, argv, &args, &bytes, &rc))
 		return rc;
-	req = id_request(id);
-	if (req && bytes && !cJSON_AddTrueToObject(req, "bytes")) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
+	req = id_request(x->id);
+	if (bytes)
+		req = req_add(req, "bytes", cJSON_CreateTrue());
 	if (!req)
 		return fail_nomem(x);
 	if (bytes) {
@@ -1906,23 +1985,7 @@ verb_result(struct cli *x, int argc, char **argv)
 		}
 		forq_client_set_max_reply(x->c, RESULT_MAX_REPLY);
 	}
-	rc = cli_call(x, "TASK_RESULT", req, &reply);
-	if (rc)
-		return rc;
-	res = jget(reply, "result");
-	if (x->json)
-		rc = print_json(x, reply);
-	else if (bytes)
-		rc = print_result_bytes(x, id, reply);
-	else if (res && !cJSON_IsNull(res))
-		rc = print_json(x, res);
-	else if (jnum(reply, "exit_code", &ec))
-		printf("%.0f\n", ec);
-	else
-		fprintf(stderr, "forq: result: task %" PRIu64 " ended %s without a result\n", id,
-			jstr(reply, "state", "?"));
-	cJSON_Delete(reply);
-	return rc;
+	return cli_show(x, "TASK_RESULT", req, bytes ? print_result_bytes : print_result);
 }
 
 /* -- log -- */
@@ -1938,63 +2001,44 @@ static const char log_usage[] =
 	SOCKET_HELP
 	HELP_HELP;
 
+/* log in text: the output verbatim, and a note on stderr when it is only its end. */
 static int
-verb_log(struct cli *x, int argc, char **argv)
+print_log(struct cli *x, const cJSON *reply)
 {
-	static const struct option lo[] = {
-		{ "stderr", no_argument, NULL, OPT_STDERR },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool err = false;
-	const cJSON *data;
-	cJSON *req, *reply;
-	uint64_t id;
-	int ch, rc;
+	const cJSON *data = jget(reply, "data");
 
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		switch (ch) {
-		case OPT_STDERR:
-			err = true;
-			break;
-		case OPT_JSON:
-			x->json = true;
-			break;
-		case OPT_SOCKET:
-			x->socket = optarg;
-			break;
-		case 'h':
-			return verb_help(x->verb);
-		default:
-			return bad_option(x, ch, argv);
-		}
-	}
-	rc = one_id(x, argc, argv, &id);
-	if (rc)
-		return rc;
-	req = id_request(id);
-	if (req && err && !cJSON_AddStringToObject(req, "stream", "stderr")) {
-		cJSON_Delete(req);
-		req = NULL;
-	}
-	if (!req)
-		return fail_nomem(x);
-	rc = cli_call(x, "TASK_LOG", req, &reply);
-	if (rc)
-		return rc;
-	data = jget(reply, "data");
-	if (x->json) {
-		rc = print_json(x, reply);
-	} else if (cJSON_IsString(data)) {
+	(void)x;
+	if (cJSON_IsString(data)) {
 		fputs(data->valuestring, stdout);
 		if (cJSON_IsTrue(jget(reply, "truncated")))
 			fprintf(stderr, "forq: log: showing the end of %s (%" PRIu64 " bytes)\n",
 				jstr(reply, "path", "the log"), ju64(reply, "size"));
 	}
-	cJSON_Delete(reply);
-	return rc;
+	return 0;
+}
+
+static int
+verb_log(struct cli *x, int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "stderr", no_argument, NULL, OPT_STDERR },
+		{ 0 },
+	};
+	static const struct verb_args args = {
+		.lo = lo, .json = true, .operands = OPERAND_ID, .option = option_flag,
+	};
+	bool err = false;
+	cJSON *req;
+	int rc;
+
+	if (!parse_args(x, argc, argv, &args, &err, &rc))
+		return rc;
+	req = id_request(x->id);
+	if (err)
+		req = req_add(req, "stream", cJSON_CreateString("stderr"));
+	if (!req)
+		return fail_nomem(x);
+	return cli_show(x, "TASK_LOG", req, print_log);
 }
 
 /* -- list -- */
@@ -2026,55 +2070,53 @@ print_list_rows(const cJSON *tasks)
 	}
 }
 
+/* What `forq list` was asked. */
+struct list_opts {
+	const char *state;             /* --state, or NULL */
+	uint64_t limit;                /* --limit; 0 = all */
+};
+
+static int
+list_option(struct cli *x, void *ctx, int ch, const char *arg)
+{
+	struct list_opts *o = ctx;
+
+	if (ch == OPT_STATE)
+		o->state = arg;
+	else if (parse_uint(arg, ID_MAX, &o->limit))
+		return usage_error(x, "--limit wants a count, not '%s'", arg);
+	return 0;
+}
+
 static int
 verb_list(struct cli *x, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *state = NULL;
-	uint64_t limit = 100, after = 0, got = 0;
+	static const struct verb_args args = {
+		.lo = lo, .json = true, .operands = OPERANDS_NONE, .option = list_option,
+	};
+	struct list_opts o = { .limit = 100 };
+	uint64_t after = 0, got = 0;
 	cJSON *all = NULL, *all_tasks = NULL;
 	bool more = false;
-	int ch, rc = 0;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		switch (ch) {
-		case OPT_STATE:
-			state = optarg;
-			break;
-		case OPT_LIMIT:
-			if (parse_uint(optarg, ID_MAX, &limit))
-				return usage_error(x, "--limit wants a count, not '%s'", optarg);
-			break;
-		case OPT_JSON:
-			x->json = true;
-			break;
-		case OPT_SOCKET:
-			x->socket = optarg;
-			break;
-		case 'h':
-			return verb_help(x->verb);
-		default:
-			return bad_option(x, ch, argv);
-		}
-	}
-	if (optind < argc)
-		return usage_error(x, "unexpected argument '%s'", argv[optind]);
+	if (!parse_args(x, argc, argv, &args, &o, &rc))
+		return rc;
 	if (!x->json)
 		printf("%8s  %-9s  %4s  %-10s  %s\n", "ID", "STATE", "PRIO", "KERNEL", "NAME");
 	/* page through with "after" so that no reply grows without bound */
 	do {
-		uint64_t want = limit == 0 || limit - got > LIST_PAGE ? LIST_PAGE : limit - got;
+		uint64_t left = o.limit - got;
+		uint64_t want = o.limit == 0 || left > LIST_PAGE ? LIST_PAGE : left;
 		cJSON *req = cJSON_CreateObject(), *reply, *tasks, *t;
 		uint64_t n = 0;
 
-		if (!req || (state && !cJSON_AddStringToObject(req, "state", state)) ||
+		if (!req || (o.state && !cJSON_AddStringToObject(req, "state", o.state)) ||
 		    !cJSON_AddNumberToObject(req, "limit", (double)want) ||
 		    (after && !cJSON_AddNumberToObject(req, "after", (double)after))) {
 			cJSON_Delete(req);
@@ -2118,7 +2160,7 @@ verb_list(struct cli *x, int argc, char **argv)
 		}
 		if (n == 0)
 			break;
-	} while (more && (limit == 0 || got < limit));
+	} while (more && (o.limit == 0 || got < o.limit));
 	if (x->json) {
 		cJSON_DeleteItemFromObjectCaseSensitive(all, "more");
 		if (!cJSON_AddBoolToObject(all, "more", more)) {
@@ -2189,49 +2231,49 @@ sleep_ms(uint64_t ms)
 		;
 }
 
+/* What `forq wait` was asked. */
+struct wait_opts {
+	bool all;                      /* --all */
+	bool has_timeout;              /* -t given */
+	uint64_t timeout_ms;           /* -t */
+};
+
+static int
+wait_option(struct cli *x, void *ctx, int ch, const char *arg)
+{
+	struct wait_opts *o = ctx;
+
+	if (ch == OPT_ALL) {
+		o->all = true;
+		return 0;
+	}
+	o->has_timeout = true;
+	return parse_timeout(x, arg, &o->timeout_ms);
+}
+
 static int
 verb_wait(struct cli *x, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "all", no_argument, NULL, OPT_ALL },
 		{ "timeout", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool all = false, has_timeout = false, timed_out = false, shown = false;
+	static const struct verb_args args = {
+		.shortopts = "t:", .lo = lo, .json = true, .option = wait_option,
+	};
+	struct wait_opts o = { 0 };
+	bool timed_out = false, shown = false;
 	bool progress = isatty(STDERR_FILENO);
-	uint64_t timeout_ms = 0, start, deadline = 0;
+	uint64_t start, deadline = 0;
 	struct sbuf head = { 0 };
 	cJSON *reply = NULL;
 	char msg[ERRMSG_MAX];
-	int ch, rc;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, ":ht:", lo, NULL)) != -1) {
-		switch (ch) {
-		case OPT_ALL:
-			all = true;
-			break;
-		case 't':
-			rc = parse_timeout(x, optarg, &timeout_ms);
-			if (rc)
-				return rc;
-			has_timeout = true;
-			break;
-		case OPT_JSON:
-			x->json = true;
-			break;
-		case OPT_SOCKET:
-			x->socket = optarg;
-			break;
-		case 'h':
-			return verb_help(x->verb);
-		default:
-			return bad_option(x, ch, argv);
-		}
-	}
-	if (all && optind < argc)
+	if (!parse_args(x, argc, argv, &args, &o, &rc))
+		return rc;
+	if (o.all && optind < argc)
 		return usage_error(x, "--all takes no task ids");
 	/* the request text minus its timeout, built once for every round */
 	sb_str(&head, "{\"type\":\"TASK_WAIT\",\"data\":{");
@@ -2262,12 +2304,12 @@ verb_wait(struct cli *x, int argc, char **argv)
 	if (rc)
 		goto out_free;
 	start = now_ms();
-	deadline = start + timeout_ms;
+	deadline = start + o.timeout_ms;
 	for (;;) {
 		uint64_t round = WAIT_ROUND_MS, t0 = now_ms(), finished, total;
 		size_t keep = head.len;
 
-		if (has_timeout)
+		if (o.has_timeout)
 			round = deadline > t0 ? (deadline - t0 < round ? deadline - t0 : round) : 0;
 		sb_printf(&head, "%.3f}}", (double)round / 1000.0);
 		if (head.oom) {
@@ -2286,7 +2328,7 @@ verb_wait(struct cli *x, int argc, char **argv)
 		}
 		if (cJSON_IsTrue(jget(reply, "complete")))
 			break;
-		if (has_timeout && now_ms() >= deadline) {
+		if (o.has_timeout && now_ms() >= deadline) {
 			timed_out = true;
 			break;
 		}
@@ -2315,7 +2357,7 @@ verb_wait(struct cli *x, int argc, char **argv)
 	if (timed_out) {
 		char span[DURATION_FMT_MAX];
 
-		duration_format(timeout_ms, span, sizeof(span));
+		duration_format(o.timeout_ms, span, sizeof(span));
 		rc = fail(x, FORQ_EWAITTIME, "timed out after %s: %" PRIu64 "/%" PRIu64
 			  " finished", span, ju64(reply, "finished"), ju64(reply, "total"));
 	} else {
@@ -2352,45 +2394,50 @@ static const char cancel_usage[] =
 	SOCKET_HELP
 	HELP_HELP;
 
+/* --state of cancel into the const char * @ctx. */
+static int
+cancel_option(struct cli *x, void *ctx, int ch, const char *arg)
+{
+	static const char *const states[] = { "queued", "waiting", "all" };
+	const char **state = ctx;
+
+	(void)ch;
+	*state = NULL;
+	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+		if (strcasecmp(arg, states[i]) == 0)
+			*state = states[i];
+	if (!*state)
+		return usage_error(x, "--state wants queued, waiting or all, not '%s'", arg);
+	return 0;
+}
+
+/* cancel in text. */
+static int
+print_cancelled(struct cli *x, const cJSON *reply)
+{
+	uint64_t n = ju64(reply, "cancelled");
+
+	(void)x;
+	printf("Cancelled %" PRIu64 " task%s\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
 static int
 verb_cancel(struct cli *x, int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "state", required_argument, NULL, OPT_STATE },
-		{ "json", no_argument, NULL, OPT_JSON },
-		{ "socket", required_argument, NULL, OPT_SOCKET },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static const char *const states[] = { "queued", "waiting", "all" };
+	static const struct verb_args args = {
+		.lo = lo, .json = true, .option = cancel_option,
+	};
 	const char *state = NULL;
-	cJSON *req, *ids, *reply;
-	uint64_t n;
-	int ch, rc;
+	cJSON *req, *ids;
+	int rc;
 
-	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
-		switch (ch) {
-		case OPT_STATE:
-			state = NULL;
-			for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-				if (strcasecmp(optarg, states[i]) == 0)
-					state = states[i];
-			if (!state)
-				return usage_error(x, "--state wants queued, waiting or all, "
-						   "not '%s'", optarg);
-			break;
-		case OPT_JSON:
-			x->json = true;
-			break;
-		case OPT_SOCKET:
-			x->socket = optarg;
-			break;
-		case 'h':
-			return verb_help(x->verb);
-		default:
-			return bad_option(x, ch, argv);
-		}
-	}
+	if (!parse_args(x, argc, argv, &args, &state, &rc))
+		return rc;
 	if (state && optind < argc)
 		return usage_error(x, "--state takes no task ids");
 	if (!state && optind == argc)
@@ -2426,17 +2473,7 @@ verb_cancel(struct cli *x, int argc, char **argv)
 			}
 		}
 	}
-	rc = cli_call(x, "TASK_CANCEL", req, &reply);
-	if (rc)
-		return rc;
-	if (x->json) {
-		rc = print_json(x, reply);
-	} else {
-		n = ju64(reply, "cancelled");
-		printf("Cancelled %" PRIu64 " task%s\n", n, n == 1 ? "" : "s");
-	}
-	cJSON_Delete(reply);
-	return rc;
+	return cli_show(x, "TASK_CANCEL", req, print_cancelled);
 
 out_nomem:
 	cJSON_Delete(req);
@@ -2456,8 +2493,9 @@ static const char workers_usage[] =
 	SOCKET_HELP
 	HELP_HELP;
 
+/* workers in text: one table. */
 static int
-verb_workers(struct cli *x, int argc, char **argv)
+print_workers(struct cli *x, const cJSON *reply)
 {
 	static const char *const heads[] = { "IDX", "PID", "CPUS", "STATE", "TASK", "PROGRESS",
 					     "HEARTBEAT", "AGE", "DONE", "BUSY", "RESTARTS" };
@@ -2465,22 +2503,8 @@ verb_workers(struct cli *x, int argc, char **argv)
 				      true, true, true, true, true };
 	struct table t = { .ncols = 11, .heads = heads, .right = right };
 	const cJSON *w;
-	cJSON *reply;
-	bool help;
-	int rc;
+	int rc = 0;
 
-	rc = parse_common(x, argc, argv, true, &help);
-	if (rc || help)
-		return rc;
-	if (optind < argc)
-		return usage_error(x, "unexpected argument '%s'", argv[optind]);
-	rc = cli_call(x, "WORKER_LIST", NULL, &reply);
-	if (rc)
-		return rc;
-	if (x->json) {
-		rc = print_json(x, reply);
-		goto out_free;
-	}
 	cJSON_ArrayForEach(w, jget(reply, "workers")) {
 		char c[11][40];
 		char *row[11];
@@ -2509,8 +2533,6 @@ verb_workers(struct cli *x, int argc, char **argv)
 	else
 		table_print(&t);
 	table_free(&t);
-out_free:
-	cJSON_Delete(reply);
 	return rc;
 }
 
@@ -2600,46 +2622,28 @@ print_kernel_args(const cJSON *args)
 	return ok;
 }
 
+/* kernels in text: a line each, and its argument table. */
 static int
-verb_kernels(struct cli *x, int argc, char **argv)
+print_kernels(struct cli *x, const cJSON *reply)
 {
-	const cJSON *k, *kernels;
-	cJSON *reply;
+	const cJSON *k, *kernels = jget(reply, "kernels");
 	int width = 0;
-	bool help;
-	int rc;
 
-	rc = parse_common(x, argc, argv, true, &help);
-	if (rc || help)
-		return rc;
-	if (optind < argc)
-		return usage_error(x, "unexpected argument '%s'", argv[optind]);
-	rc = cli_call(x, "KERNEL_LIST", NULL, &reply);
-	if (rc)
-		return rc;
-	kernels = jget(reply, "kernels");
-	if (x->json) {
-		rc = print_json(x, reply);
-	} else if (!cJSON_IsArray(kernels)) {
-		rc = fail(x, FORQ_EPROTO, "KERNEL_LIST_OK reply without a \"kernels\" array");
-	} else {
-		cJSON_ArrayForEach(k, kernels) {
-			int n = (int)strlen(jstr(k, "name", "?"));
+	if (!cJSON_IsArray(kernels))
+		return fail(x, FORQ_EPROTO, "KERNEL_LIST_OK reply without a \"kernels\" array");
+	cJSON_ArrayForEach(k, kernels) {
+		int n = (int)strlen(jstr(k, "name", "?"));
 
-			width = n > width ? n : width;
-		}
-		cJSON_ArrayForEach(k, kernels) {
-			const cJSON *args = jget(k, "args");
-
-			printf("%-*s  %s\n", width, jstr(k, "name", "?"), jstr(k, "summary", ""));
-			if (cJSON_IsArray(args) && !print_kernel_args(args)) {
-				rc = fail_nomem(x);
-				break;
-			}
-		}
+		width = n > width ? n : width;
 	}
-	cJSON_Delete(reply);
-	return rc;
+	cJSON_ArrayForEach(k, kernels) {
+		const cJSON *args = jget(k, "args");
+
+		printf("%-*s  %s\n", width, jstr(k, "name", "?"), jstr(k, "summary", ""));
+		if (cJSON_IsArray(args) && !print_kernel_args(args))
+			return fail_nomem(x);
+	}
+	return 0;
 }
 
 /* -- stats -- */
@@ -2654,32 +2658,17 @@ static const char stats_usage[] =
 	SOCKET_HELP
 	HELP_HELP;
 
+/* stats in text. */
 static int
-verb_stats(struct cli *x, int argc, char **argv)
+print_stats(struct cli *x, const cJSON *reply)
 {
 	static const char *const states[] = { "QUEUED", "WAITING", "RUNNING", "DONE",
 					      "FAILED", "TIMEOUT", "LOST", "CANCELLED" };
-	const cJSON *counts;
+	const cJSON *counts = jget(reply, "counts");
 	char span[DURATION_FMT_MAX];
 	double tps = 0, avg = 0, up = 0;
-	cJSON *reply;
-	bool help;
-	int rc;
 
-	rc = parse_common(x, argc, argv, true, &help);
-	if (rc || help)
-		return rc;
-	if (optind < argc)
-		return usage_error(x, "unexpected argument '%s'", argv[optind]);
-	rc = cli_call(x, "STATS", NULL, &reply);
-	if (rc)
-		return rc;
-	if (x->json) {
-		rc = print_json(x, reply);
-		cJSON_Delete(reply);
-		return rc;
-	}
-	counts = jget(reply, "counts");
+	(void)x;
 	for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
 		printf("%-11s%12" PRIu64 "\n", states[i], ju64(counts, states[i]));
 	jnum(reply, "tasks_per_s", &tps);
@@ -2698,7 +2687,6 @@ verb_stats(struct cli *x, int argc, char **argv)
 	printf("%-11s%12s\n", "uptime", span);
 	printf("%-11s%12s\n", "sync", jstr(reply, "sync", "-"));
 	printf("%-11s%12s\n", "version", jstr(reply, "version", "-"));
-	cJSON_Delete(reply);
 	return 0;
 }
 
@@ -2712,39 +2700,58 @@ static const char shutdown_usage[] =
 	SOCKET_HELP
 	HELP_HELP;
 
+/*
+ * shutdown prints nothing, so it refuses --json; getopt_long knows the
+ * option all the same, so that an abbreviation of it is named in full.
+ */
 static int
-verb_shutdown(struct cli *x, int argc, char **argv)
+refuse_json(struct cli *x, void *ctx, int ch, const char *arg)
 {
-	cJSON *reply;
-	bool help;
-	int rc;
-
-	rc = parse_common(x, argc, argv, false, &help);
-	if (rc || help)
-		return rc;
-	if (optind < argc)
-		return usage_error(x, "unexpected argument '%s'", argv[optind]);
-	rc = cli_call(x, "SHUTDOWN", NULL, &reply);
-	cJSON_Delete(reply);
-	return rc;
+	(void)ctx;
+	(void)ch;
+	(void)arg;
+	return usage_error(x, "unknown option '--json'");
 }
+
+static const struct option shutdown_lo[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ 0 },
+};
 
 /* ---- main -------------------------------------------------------------- */
 
+/* The command lines of the verbs that verb_query() runs. */
+static const struct verb_args id_args = { .json = true, .operands = OPERAND_ID };
+static const struct verb_args no_args = { .json = true, .operands = OPERANDS_NONE };
+static const struct verb_args shutdown_args = {
+	.lo = shutdown_lo, .operands = OPERANDS_NONE, .option = refuse_json,
+};
+
 static const struct verb verbs[] = {
-	{ "submit", verb_submit, "submit a command, a kernel task, an array or a JSONL file",
-	  submit_usage },
-	{ "cancel", verb_cancel, "cancel tasks", cancel_usage },
-	{ "status", verb_status, "show a task", status_usage },
-	{ "result", verb_result, "print a finished task's result, or its raw bytes (--bytes)",
-	  result_usage },
-	{ "log", verb_log, "print a task's output", log_usage },
-	{ "list", verb_list, "list tasks", list_usage },
-	{ "wait", verb_wait, "wait for tasks to finish", wait_usage },
-	{ "kernels", verb_kernels, "list the kernels and their arguments", kernels_usage },
-	{ "workers", verb_workers, "list the worker processes", workers_usage },
-	{ "stats", verb_stats, "show counts, throughput and uptime", stats_usage },
-	{ "shutdown", verb_shutdown, "stop forqd", shutdown_usage },
+	{ .name = "submit", .run = verb_submit, .usage = submit_usage,
+	  .summary = "submit a command, a kernel task, an array or a JSONL file" },
+	{ .name = "cancel", .run = verb_cancel, .usage = cancel_usage, .summary = "cancel tasks" },
+	{ .name = "status", .run = verb_query, .usage = status_usage,
+	  .summary = "show a task",
+	  .args = &id_args, .request = "TASK_STATUS", .print = print_status },
+	{ .name = "result", .run = verb_result, .usage = result_usage,
+	  .summary = "print a finished task's result, or its raw bytes (--bytes)" },
+	{ .name = "log", .run = verb_log, .usage = log_usage, .summary = "print a task's output" },
+	{ .name = "list", .run = verb_list, .usage = list_usage, .summary = "list tasks" },
+	{ .name = "wait", .run = verb_wait, .usage = wait_usage,
+	  .summary = "wait for tasks to finish" },
+	{ .name = "kernels", .run = verb_query, .usage = kernels_usage,
+	  .summary = "list the kernels and their arguments",
+	  .args = &no_args, .request = "KERNEL_LIST", .print = print_kernels },
+	{ .name = "workers", .run = verb_query, .usage = workers_usage,
+	  .summary = "list the worker processes",
+	  .args = &no_args, .request = "WORKER_LIST", .print = print_workers },
+	{ .name = "stats", .run = verb_query, .usage = stats_usage,
+	  .summary = "show counts, throughput and uptime",
+	  .args = &no_args, .request = "STATS", .print = print_stats },
+	{ .name = "shutdown", .run = verb_query, .usage = shutdown_usage,
+	  .summary = "stop forqd",
+	  .args = &shutdown_args, .request = "SHUTDOWN", .print = NULL },
 };
 
 static const struct verb *
@@ -2801,6 +2808,7 @@ main(int argc, char **argv)
 	if (!v)
 		return usage_error(&x, "unknown verb '%s'", argv[i]);
 	x.verb = v->name;
+	x.entry = v;
 	opterr = 0;
 	optind = 1;
 	rc = v->run(&x, argc - i, argv + i);
