@@ -575,7 +575,8 @@ exec_log_path(char *buf, size_t len, const struct kctx *ctx, const char *ext)
 	if (ctx->log_dir == NULL)
 		n = snprintf(buf, len, "/dev/null");
 	else
-		n = snprintf(buf, len, "%s/%" PRIu64 ".%s", ctx->log_dir, ctx->task_id, ext);
+		n = snprintf(buf, len, "%s/%02x/%" PRIu64 ".%s", ctx->log_dir,
+			     (unsigned)(ctx->task_id & 0xff), ctx->task_id, ext);
 	return (n < 0 || (size_t)n >= len) ? -ENAMETOOLONG : 0;
 }
 

@@ -555,12 +555,24 @@ static void
 serve(struct server *sv)
 {
 	struct epoll_event evs[64];
+	struct spin_credit credit = SPIN_CREDIT_INIT;
 	uint64_t active = 0;
+	bool spinning = false;
 
 	while (!sv->stop) {
-		bool spin = sys_now_ns() - active < SERVE_SPIN_NS;
-		int n = epoll_wait(sv->epfd, evs, 64, spin ? 0 : -1);
+		bool in_window = sys_now_ns() - active < SERVE_SPIN_NS;
+		bool spin;
+		int n;
 
+		if (in_window && !spinning)
+			spinning = spin_allowed(&credit);
+		spin = in_window && spinning;
+		n = epoll_wait(sv->epfd, evs, 64, spin ? 0 : -1);
+		if (spinning && (n > 0 || !in_window)) {
+			/* the poll window ended: with an event (a hit) or not */
+			spin_result(&credit, n > 0 && in_window);
+			spinning = false;
+		}
 		if (spin && n == 0)
 			sched_yield(); /* let the threads we wait for run */
 		/* Only traffic starts a spin window, not the periodic tick. */
@@ -666,10 +678,15 @@ server_run(struct server_config *cfg)
 
 	if (lock_state(sv, err, sizeof(err)) < 0)
 		goto out_log;
-	snprintf(path, sizeof(path), "%s/logs", cfg->state_dir);
-	if ((rc = paths_mkdirs(path, 0700)) < 0) {
-		snprintf(err, sizeof(err), "%s: %s", path, strerror(-rc));
-		goto out_unlock;
+	/* Logs are spread over 256 directories by the id's low byte: tasks
+	 * running side by side then create their files in different
+	 * directories, not all behind one directory lock. */
+	for (unsigned d = 0; d < 256; d++) {
+		snprintf(path, sizeof(path), "%s/logs/%02x", cfg->state_dir, d);
+		if ((rc = paths_mkdirs(path, 0700)) < 0) {
+			snprintf(err, sizeof(err), "%s: %s", path, strerror(-rc));
+			goto out_unlock;
+		}
 	}
 	if ((rc = topo_select(cfg->workers, cfg->cpus, &sv->slots, &sv->nslots, err, sizeof(err))) < 0)
 		goto out_unlock;

@@ -1646,6 +1646,7 @@ store_main(void *arg)
 	size_t comp_cap = 1024;
 	unsigned char slot[SHM_COMP_SLOT];
 	uint64_t last_work = 0;
+	struct spin_credit spin = SPIN_CREDIT_INIT;
 
 	if (!comps) {
 		log_error("store: out of memory");
@@ -1718,7 +1719,7 @@ store_main(void *arg)
 				break;
 			/* Spin a little after work before sleeping: what comes
 			 * next (a completion, a submit) then costs no wake-up. */
-			if (now - last_work < STORE_SPIN_NS) {
+			if (now - last_work < STORE_SPIN_NS && spin_allowed(&spin)) {
 				/* sched_yield: on a machine with fewer cores than
 				 * runnable threads, a spinner must not keep the
 				 * thread it waits for off the CPU. */
@@ -1726,7 +1727,9 @@ store_main(void *arg)
 				       !atomic_load_explicit(&s->has_input, memory_order_relaxed) &&
 				       ring_empty(comp) && !atomic_load_explicit(&s->stop, memory_order_relaxed))
 					sched_yield();
-				continue;
+				spin_result(&spin, sys_now_ns() - last_work < STORE_SPIN_NS);
+				if (sys_now_ns() - last_work < STORE_SPIN_NS)
+					continue;
 			}
 			uint32_t armed = doorbell_arm(&s->shm->hdr->store_bell);
 			bool work;

@@ -510,7 +510,8 @@ do_log(struct server *sv, uint32_t slot, const struct proto_req *req)
 		reply_error(sv, slot, &e);
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/logs/%llu.%s", sv->cfg.state_dir, (unsigned long long)id,
+	snprintf(path, sizeof(path), "%s/logs/%02x/%llu.%s", sv->cfg.state_dir, (unsigned)(id & 0xff),
+		 (unsigned long long)id,
 		 strcmp(stream, "stdout") == 0 ? "out" : "err");
 	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "id", (double)id);
