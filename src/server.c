@@ -745,7 +745,6 @@ server_run(struct server_config *cfg)
 		snprintf(err, sizeof(err), "event loop set-up: %s", strerror(errno));
 		goto out_fds;
 	}
-	sv->sup.hang_ns = cfg->hang_ns;
 	if ((rc = supervise_init(&sv->sup, &sv->shm, &sv->store, sv->slots, sv->nslots,
 				 cfg->state_dir, cfg->log_level, sv->epfd, TAG_WORKER)) < 0) {
 		snprintf(err, sizeof(err), "workers: %s", strerror(-rc));

@@ -848,17 +848,15 @@ do_stats(struct server *sv, uint32_t slot)
 static void
 do_kernels(struct server *sv, uint32_t slot)
 {
-	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "kernels");
+	cJSON *o = cJSON_CreateObject(), *all = kernel_describe_all();
 
-	cJSON *all = kernel_describe_all();
-
-	if (!all) {
+	if (!o || !all) {
 		cJSON_Delete(o);
+		cJSON_Delete(all);
 		reply_code(sv, slot, FORQ_EINTERNAL, "out of memory");
 		return;
 	}
-	cJSON_ReplaceItemInObject(o, "kernels", all);
-	(void)arr;
+	cJSON_AddItemToObject(o, "kernels", all);
 	reply_ok(sv, slot, REQ_KERNEL_LIST, o);
 }
 
