@@ -1315,12 +1315,59 @@ test_retry_delay_history(void **state)
 	assert_int_equal(at.n, 0);
 }
 
+/*
+ * Invariants 1 and 2 (DESIGN): a task reaches a ring only after its
+ * record is committed, and a submission is answered only after its
+ * records are committed.  The test takes each task out of the ring the
+ * moment it appears, and looks for its record in a new read transaction
+ * at once; it also checks every record as soon as the answer is out.
+ */
+static void
+test_commit_before_dispatch(void **state)
+{
+	struct env *e = *state;
+	struct store_submit *sub, *done = NULL;
+	unsigned char item[64];
+	unsigned popped = 0, n = 300;
+	uint64_t end;
+
+	env_open(e, false);
+	env_start(e);
+	sub = make_sub("{\"kernel\":\"noop\"}", n);
+	store_submit(&e->st, sub);
+	end = sys_now_ns() + WAIT_NS;
+	while ((popped < n || !done) && sys_now_ns() < end) {
+		struct shm_task t;
+		struct rec r;
+
+		if (!done && (done = store_take_done(&e->st))) {
+			/* answered: every record of the batch is readable now */
+			for (uint64_t id = done->first; id <= done->last; id++)
+				assert_int_equal(store_get(&e->st, id, copy_rec, &r), 0);
+		}
+		if (ring_try_pop(shm_ring(&e->shm, 5), 1, item)) {
+			shm_task_unpack(item, &t);
+			/* in the ring: its record is committed already */
+			assert_int_equal(store_get(&e->st, t.id, copy_rec, &r), 0);
+			assert_int_equal(r.r.state, TASK_QUEUED);
+			popped++;
+		}
+	}
+	assert_int_equal(popped, n);
+	assert_non_null(done);
+	assert_int_equal(done->err, 0);
+	assert_int_equal(done->last - done->first + 1, n);
+	store_req_free(done);
+	env_close(e);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_empty, setup_1024, env_teardown),
 		cmocka_unit_test_setup_teardown(test_submit_complete, setup_1024, env_teardown),
+		cmocka_unit_test_setup_teardown(test_commit_before_dispatch, setup_1024, env_teardown),
 		cmocka_unit_test_setup_teardown(test_lost_and_retry, setup_1024, env_teardown),
 		cmocka_unit_test_setup_teardown(test_backlog_refill, setup_16, env_teardown),
 		cmocka_unit_test_setup_teardown(test_priorities, setup_16, env_teardown),
