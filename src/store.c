@@ -1366,34 +1366,64 @@ static void
 cancel_marks(struct store *s, const uint64_t *ids, size_t n)
 {
 	struct shm_hdr *h = s->shm->hdr;
+	struct deps_map set = { 0 };
+	bool use_set = n > 8;
 
-	for (size_t i = 0; i < n; i++) {
-		uint64_t id = ids[i];
+	if (!n)
+		return;
+	/* Many ids: one pass over each ring's window with a set of them;
+	 * few: a pass per id.  (A set that cannot be built falls back.) */
+	for (size_t i = 0; use_set && i < n; i++)
+		if (deps_set(&set, ids[i], 1) < 0)
+			use_set = false;
+	for (unsigned p = 0; p < SHM_NPRIO; p++) {
+		struct ring *ring = shm_ring(s->shm, p);
+		/* relaxed: the window only has to cover every position a
+		 * worker may have popped without publishing its task yet (at
+		 * most one per worker below head) and everything still in the
+		 * ring; marking more is harmless (a mark names its position). */
+		uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
+		uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+		uint64_t from = head > h->max_workers + 2 ? head - h->max_workers - 2 : 0;
 
-		for (unsigned p = 0; p < SHM_NPRIO; p++) {
-			struct ring *ring = shm_ring(s->shm, p);
-			/* relaxed: any head works; positions below it are taken */
-			uint64_t head = atomic_load_explicit(&ring->head, memory_order_relaxed);
-			uint64_t tail = atomic_load_explicit(&ring->tail, memory_order_relaxed);
+		if (!s->pushed_id[p])
+			continue;
+		if (from + h->ring_capacity < tail)
+			from = tail - h->ring_capacity;
+		for (uint64_t pos = from; pos < tail; pos++) {
+			uint64_t id = s->pushed_id[p][pos & (h->ring_capacity - 1)], one;
+			bool hit = false;
 
-			if (!s->pushed_id[p])
-				continue;
-			if (head + h->ring_capacity < tail)
-				head = tail - h->ring_capacity;
-			for (uint64_t pos = head > 2 ? head - 2 : 0; pos < tail; pos++)
-				if (s->pushed_id[p][pos & (h->ring_capacity - 1)] == id)
-					/* seq_cst: the Dekker half against the worker's
-					 * task_id publication (worker.c). */
-					atomic_store_explicit(shm_cancel_mark(s->shm, p, pos), pos,
-							      memory_order_seq_cst);
-		}
-		for (unsigned w = 0; w < h->max_workers; w++) {
-			struct wblock *wb = shm_wblock(s->shm, w);
-
-			if (atomic_load_explicit(&wb->task_id, memory_order_seq_cst) == id)
-				atomic_store_explicit(&wb->cancel_task, id, memory_order_seq_cst);
+			if (!id)
+				continue; /* pushed by a previous forqd: not ours to know */
+			if (use_set)
+				hit = deps_get(&set, id, &one);
+			else
+				for (size_t i = 0; i < n && !hit; i++)
+					hit = ids[i] == id;
+			if (hit)
+				/* seq_cst: the Dekker half against the worker's
+				 * task_id publication (worker.c). */
+				atomic_store_explicit(shm_cancel_mark(s->shm, p, pos), pos,
+						      memory_order_seq_cst);
 		}
 	}
+	for (unsigned w = 0; w < h->max_workers; w++) {
+		struct wblock *wb = shm_wblock(s->shm, w);
+		uint64_t id = atomic_load_explicit(&wb->task_id, memory_order_seq_cst), one;
+		bool hit = false;
+
+		if (!id)
+			continue;
+		if (use_set)
+			hit = deps_get(&set, id, &one);
+		else
+			for (size_t i = 0; i < n && !hit; i++)
+				hit = ids[i] == id;
+		if (hit)
+			atomic_store_explicit(&wb->cancel_task, id, memory_order_seq_cst);
+	}
+	deps_free(&set);
 }
 
 /* ---- dispatch ---- */
@@ -1895,10 +1925,27 @@ store_start(struct store *s, struct shm *shm, int notify_fd)
 	s->shm = shm;
 	s->notify_fd = notify_fd;
 	for (unsigned p = 0; p < SHM_NPRIO; p++) {
+		struct ring *r = shm_ring(shm, p);
+		uint64_t head, tail, now = sys_now_ns();
+
 		s->pushed_id[p] = calloc(cap, sizeof(uint64_t));
 		s->pushed_ns[p] = calloc(cap, sizeof(uint64_t));
 		if (!s->pushed_id[p] || !s->pushed_ns[p])
 			return -ENOMEM;
+		/* Tasks a previous forqd left in the ring (re-adoption): learn
+		 * where they are, so that a cancel can mark them too.  Nobody
+		 * else produces into the rings, so these slots stay as they
+		 * are until they are popped. */
+		head = atomic_load_explicit(&r->head, memory_order_acquire);
+		tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+		for (uint64_t pos = head; pos < tail && pos - head < cap; pos++) {
+			struct ring_slot *sl = (struct ring_slot *)(r->slots + (pos & r->mask) * r->slot_size);
+			struct shm_task t;
+
+			shm_task_unpack(sl->payload, &t);
+			s->pushed_id[p][pos & (cap - 1)] = t.id;
+			s->pushed_ns[p][pos & (cap - 1)] = now;
+		}
 	}
 	rc = pthread_create(&s->thread, NULL, store_main, s);
 	if (rc)
