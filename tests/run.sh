@@ -72,6 +72,12 @@ all|san)
 	if make --no-print-directory asan >/tmp/forq-asan-build.log 2>&1; then
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 			unit build-asan " [asan]"
+		# The daemon's busiest paths under ASan+UBSan too: a sanitizer
+		# report aborts forqd or a worker, and the test fails.
+		for t in batch exec cancel dag retries array keys kernels restart killworker; do
+			ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1 \
+				run "e2e/$t [asan]" 600 env FORQ_BUILD="$ROOT/build-asan" sh "tests/e2e/$t.sh"
+		done
 	else
 		fail=$((fail + 1)); failed="$failed asan-build"; tail -n 30 /tmp/forq-asan-build.log
 	fi

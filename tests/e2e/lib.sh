@@ -13,6 +13,7 @@ DPID=
 export FORQ_SOCKET=$SOCK
 
 cleanup() {
+	rc=$?
 	if [ -n "$DPID" ] && kill -0 "$DPID" 2>/dev/null; then
 		kill -TERM "$DPID" 2>/dev/null
 		for _ in $(seq 50); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
@@ -20,7 +21,15 @@ cleanup() {
 	fi
 	# Workers run in sessions of their own: find them by state dir.
 	pkill -KILL -f -- "--state $STATE" 2>/dev/null
+	# Under a sanitizer build a report from forqd or any worker (whose
+	# stderr is forqd's) fails the test, even when the daemon recovered.
+	if grep -q -e "AddressSanitizer" -e "runtime error:" -e "LeakSanitizer" "$T/forqd.log" 2>/dev/null; then
+		echo "FAIL: sanitizer report in forqd's log:" >&2
+		grep -m 20 -A 12 -e "AddressSanitizer" -e "runtime error:" "$T/forqd.log" >&2
+		rc=1
+	fi
 	rm -rf "$T"
+	exit $rc
 }
 trap cleanup EXIT INT TERM
 
