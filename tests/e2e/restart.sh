@@ -6,6 +6,9 @@ a=$(fq submit --parsable -- sh -c 'echo persisted-output; exit 4') || fail submi
 b=$(fq submit --parsable -k sleep --args '{"ms":1}') || fail submit
 fq wait "$a" "$b" --timeout 10s
 stop_forqd
+# A clean shutdown leaves no process of forq behind: no worker, no command.
+sleep 0.2
+pgrep -f -- "--state $STATE" >/dev/null && fail "a worker survived a clean shutdown: $(pgrep -af -- "--state $STATE")"
 start_forqd
 [ "$(state_of "$a")" = FAILED ] || fail "task $a is $(state_of "$a") after restart"
 [ "$(jget "$(fq status --json "$a")" .exit_code)" = 4 ] || fail "exit code lost"
