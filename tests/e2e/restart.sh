@@ -34,3 +34,19 @@ fq wait --all --timeout 20s >/dev/null
 [ $? -eq 6 ] && fail "queued tasks did not finish after restart"
 [ "$(jget "$(fq stats --json)" .counts.DONE)" -eq 22 ] || fail "queued tasks lost across restart"
 note "records, results, logs and the queue survive a restart; ids increase"
+# A clean shutdown with a command still running: after the grace the
+# command's process group is stopped; the task stays queued (it runs again
+# at the next start) and nothing of it survives.
+stop_forqd
+start_forqd --workers 1 --shutdown-grace 200ms
+marker=33.1415
+id=$(fq submit --parsable -- sh -c "sleep $marker & sleep $marker") || fail submit
+for _ in $(seq 100); do [ "$(state_of "$id")" = RUNNING ] && break; sleep 0.02; done
+stop_forqd
+sleep 0.3
+pgrep -f "sleep $marker" >/dev/null && fail "a command survived a clean shutdown"
+pgrep -f -- "--state $STATE" >/dev/null && fail "a worker survived a clean shutdown"
+start_forqd --workers 1
+[ "$(state_of "$id")" != CANCELLED ] || fail "the interrupted task was cancelled, not kept"
+fq cancel "$id" >/dev/null
+note "a clean shutdown stops running commands and leaves no process; the task is kept"
