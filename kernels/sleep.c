@@ -30,86 +30,17 @@
 #include <string.h>
 #include <time.h>
 
+#include "intarg.h"
 #include "kernel.h"
 #include "sys.h"
 
 #define SLEEP_MS_MAX   86400000u          /* one day */
 #define SLEEP_SLICE_NS 100000000u         /* longest sleep between beats */
-#define SLEEP_BLOB_LEN 8                  /* format 1 */
-
-static void
-sleep_le64_put(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-sleep_le64_get(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 static int
 sleep_prepare(const cJSON *args, struct kbuf *out, char *err, size_t errlen)
 {
-	const cJSON *ms = NULL;
-	const cJSON *f;
-	double d;
-
-	out->data = NULL;
-	out->len = 0;
-	if (args == NULL || cJSON_IsNull(args)) {
-		snprintf(err, errlen, "\"ms\" is required");
-		return -EINVAL;
-	}
-	if (!cJSON_IsObject(args)) {
-		snprintf(err, errlen, "args must be an object");
-		return -EINVAL;
-	}
-	cJSON_ArrayForEach(f, args) {
-		/* f->string is borrowed, read here only */
-		if (f->string == NULL || strcmp(f->string, "ms") != 0) {
-			snprintf(err, errlen, "unknown field \"%s\"", f->string ? f->string : "");
-			return -EINVAL;
-		}
-		if (ms != NULL) {
-			snprintf(err, errlen, "duplicate field \"ms\"");
-			return -EINVAL;
-		}
-		ms = f;
-	}
-	if (ms == NULL) {
-		snprintf(err, errlen, "\"ms\" is required");
-		return -EINVAL;
-	}
-	d = cJSON_IsNumber(ms) ? ms->valuedouble : -1.0;
-	/* range first, so the cast that tests for a fraction is defined */
-	if (!(d >= 0.0 && d <= (double)SLEEP_MS_MAX) || (double)(uint64_t)d != d) {
-		snprintf(err, errlen, "\"ms\" must be an integer from 0 to %u", SLEEP_MS_MAX);
-		return -EINVAL;
-	}
-	out->data = malloc(SLEEP_BLOB_LEN);
-	if (out->data == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	sleep_le64_put(out->data, (uint64_t)d);
-	out->len = SLEEP_BLOB_LEN;
-	return 0;
-}
-
-static uint64_t
-sleep_thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return intarg_prepare(args, "ms", SLEEP_MS_MAX, out, err, errlen);
 }
 
 static bool
@@ -124,14 +55,14 @@ sleep_end(struct kctx *ctx, enum kernel_outcome o, const char *reason, uint64_t 
 {
 	ctx->exit_code = o == KERNEL_DONE ? 0 : 1;
 	snprintf(ctx->reason, sizeof ctx->reason, "%s", reason);
-	ctx->user_us = (sleep_thread_cpu_ns() - cpu0) / 1000u;
+	ctx->user_us = (intarg_thread_cpu_ns() - cpu0) / 1000u;
 	return o;
 }
 
 static enum kernel_outcome
 sleep_run(struct kctx *ctx, const void *blob, size_t len)
 {
-	uint64_t cpu0 = sleep_thread_cpu_ns();
+	uint64_t cpu0 = intarg_thread_cpu_ns();
 	uint64_t ms, end, now, wake;
 	struct timespec ts;
 	int n;
@@ -141,10 +72,7 @@ sleep_run(struct kctx *ctx, const void *blob, size_t len)
 	ctx->user_us = 0;
 	ctx->sys_us = 0;
 	ctx->maxrss_kb = 0;
-	if (blob == NULL || len != SLEEP_BLOB_LEN)
-		return sleep_end(ctx, KERNEL_FAILED, "bad_blob", cpu0);
-	ms = sleep_le64_get(blob);
-	if (ms > SLEEP_MS_MAX)
+	if (!intarg_get(blob, len, SLEEP_MS_MAX, &ms))
 		return sleep_end(ctx, KERNEL_FAILED, "bad_blob", cpu0);
 
 	end = sys_now_ns() + ms * 1000000u;
@@ -180,10 +108,12 @@ sleep_describe(const void *blob, size_t len)
 {
 	cJSON *o;
 
-	if (len != 8)
+	uint64_t v;
+
+	if (!intarg_get(blob, len, SLEEP_MS_MAX, &v))
 		return NULL;
 	o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "ms", (double)sleep_le64_get(blob));
+	cJSON_AddNumberToObject(o, "ms", (double)v);
 	return o;
 }
 

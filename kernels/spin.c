@@ -38,6 +38,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "intarg.h"
 #include "kernel.h"
 #include "sys.h"
 
@@ -45,81 +46,11 @@
 #define SPIN_CPU_SLACK_NS 2000u           /* CPU clock reads and set-up not counted against a spin */
 #define SPIN_BEAT_NS   10000000u          /* heartbeat period */
 #define SPIN_BLOCK     128                /* xorshift steps between clock reads, ~0.2 µs */
-#define SPIN_BLOB_LEN  8                  /* format 1 */
-
-static void
-spin_le64_put(unsigned char *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t
-spin_le64_get(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v |= (uint64_t)p[i] << (8 * i);
-	return v;
-}
 
 static int
 spin_prepare(const cJSON *args, struct kbuf *out, char *err, size_t errlen)
 {
-	const cJSON *us = NULL;
-	const cJSON *f;
-	double d;
-
-	out->data = NULL;
-	out->len = 0;
-	if (args == NULL || cJSON_IsNull(args)) {
-		snprintf(err, errlen, "\"us\" is required");
-		return -EINVAL;
-	}
-	if (!cJSON_IsObject(args)) {
-		snprintf(err, errlen, "args must be an object");
-		return -EINVAL;
-	}
-	cJSON_ArrayForEach(f, args) {
-		/* f->string is borrowed, read here only */
-		if (f->string == NULL || strcmp(f->string, "us") != 0) {
-			snprintf(err, errlen, "unknown field \"%s\"", f->string ? f->string : "");
-			return -EINVAL;
-		}
-		if (us != NULL) {
-			snprintf(err, errlen, "duplicate field \"us\"");
-			return -EINVAL;
-		}
-		us = f;
-	}
-	if (us == NULL) {
-		snprintf(err, errlen, "\"us\" is required");
-		return -EINVAL;
-	}
-	d = cJSON_IsNumber(us) ? us->valuedouble : -1.0;
-	/* range first, so the cast that tests for a fraction is defined */
-	if (!(d >= 0.0 && d <= (double)SPIN_US_MAX) || (double)(uint64_t)d != d) {
-		snprintf(err, errlen, "\"us\" must be an integer from 0 to %u", SPIN_US_MAX);
-		return -EINVAL;
-	}
-	out->data = malloc(SPIN_BLOB_LEN);
-	if (out->data == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return -ENOMEM;
-	}
-	spin_le64_put(out->data, (uint64_t)d);
-	out->len = SPIN_BLOB_LEN;
-	return 0;
-}
-
-static uint64_t
-spin_thread_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return intarg_prepare(args, "us", SPIN_US_MAX, out, err, errlen);
 }
 
 static enum kernel_outcome
@@ -127,7 +58,7 @@ spin_end(struct kctx *ctx, enum kernel_outcome o, const char *reason, uint64_t c
 {
 	ctx->exit_code = o == KERNEL_DONE ? 0 : 1;
 	snprintf(ctx->reason, sizeof ctx->reason, "%s", reason);
-	ctx->user_us = (spin_thread_cpu_ns() - cpu0) / 1000u;
+	ctx->user_us = (intarg_thread_cpu_ns() - cpu0) / 1000u;
 	return o;
 }
 
@@ -136,7 +67,7 @@ spin_run(struct kctx *ctx, const void *blob, size_t len)
 {
 	/* the wall clock first: the CPU clock's syscall counts against the spin */
 	uint64_t now = sys_now_ns();
-	uint64_t cpu0 = spin_thread_cpu_ns();
+	uint64_t cpu0 = intarg_thread_cpu_ns();
 	uint64_t us, end, next_beat;
 	uint64_t x = 0x9e3779b97f4a7c15u;
 	int n;
@@ -146,10 +77,7 @@ spin_run(struct kctx *ctx, const void *blob, size_t len)
 	ctx->user_us = 0;
 	ctx->sys_us = 0;
 	ctx->maxrss_kb = 0;
-	if (blob == NULL || len != SPIN_BLOB_LEN)
-		return spin_end(ctx, KERNEL_FAILED, "bad_blob", cpu0);
-	us = spin_le64_get(blob);
-	if (us > SPIN_US_MAX)
+	if (!intarg_get(blob, len, SPIN_US_MAX, &us))
 		return spin_end(ctx, KERNEL_FAILED, "bad_blob", cpu0);
 
 	end = now + us * 1000u;
@@ -160,7 +88,7 @@ spin_run(struct kctx *ctx, const void *blob, size_t len)
 		 * N us of CPU (one CPU-clock read when it was not preempted,
 		 * so a short spin stays accurate and cheap). */
 		if (now >= end) {
-			uint64_t used = spin_thread_cpu_ns() - cpu0;
+			uint64_t used = intarg_thread_cpu_ns() - cpu0;
 
 			if (used + SPIN_CPU_SLACK_NS >= us * 1000u)
 				break;
@@ -199,10 +127,12 @@ spin_describe(const void *blob, size_t len)
 {
 	cJSON *o;
 
-	if (len != 8)
+	uint64_t v;
+
+	if (!intarg_get(blob, len, SPIN_US_MAX, &v))
 		return NULL;
 	o = cJSON_CreateObject();
-	cJSON_AddNumberToObject(o, "us", (double)spin_le64_get(blob));
+	cJSON_AddNumberToObject(o, "us", (double)v);
 	return o;
 }
 

@@ -292,16 +292,22 @@ store_close(struct store *s)
 	pthread_mutex_destroy(&s->lock);
 }
 
+/* Append @item to the singly linked list @head..@tail (under s->lock). */
+#define LIST_APPEND(head, tail, item)          \
+	do {                                   \
+		(item)->next = NULL;           \
+		if (tail)                      \
+			(tail)->next = (item); \
+		else                           \
+			(head) = (item);       \
+		(tail) = (item);               \
+	} while (0)
+
 void
 store_submit(struct store *s, struct store_submit *sub)
 {
-	sub->next = NULL;
 	pthread_mutex_lock(&s->lock);
-	if (s->in_tail)
-		s->in_tail->next = sub;
-	else
-		s->in_head = sub;
-	s->in_tail = sub;
+	LIST_APPEND(s->in_head, s->in_tail, sub);
 	/* relaxed: a hint for the store thread's spin; the lock orders the list */
 	atomic_store_explicit(&s->has_input, true, memory_order_relaxed);
 	pthread_mutex_unlock(&s->lock);
@@ -311,13 +317,8 @@ store_submit(struct store *s, struct store_submit *sub)
 void
 store_report_lost(struct store *s, struct store_lost *l)
 {
-	l->next = NULL;
 	pthread_mutex_lock(&s->lock);
-	if (s->lost_tail)
-		s->lost_tail->next = l;
-	else
-		s->lost_head = l;
-	s->lost_tail = l;
+	LIST_APPEND(s->lost_head, s->lost_tail, l);
 	atomic_store_explicit(&s->has_input, true, memory_order_relaxed);
 	pthread_mutex_unlock(&s->lock);
 	doorbell_ring(&s->shm->hdr->store_bell, 1);

@@ -19,85 +19,9 @@
 
 #ifndef SYS_pidfd_open
 #define SYS_pidfd_open 434
-/*
- * Adaptive spinning: poll briefly for work before sleeping only while that
- * has been paying off.  Each poll that found work before its window ran
- * out earns credit, each that did not loses some; with no credit left the
- * caller sleeps at once, and tries a poll again every 16th time (a probe),
- * so a workload whose next event comes later than the window (commands
- * that run for milliseconds) stops burning CPU on polls, and one with
- * back-to-back events (many small tasks) keeps its wake-ups free.
- */
-struct spin_credit {
-	unsigned credit;         /* 0..8 */
-	unsigned skipped;        /* sleeps without a poll since credit ran out */
-};
-#define SPIN_CREDIT_INIT { 4, 0 }
-
-/* spin_allowed - true when the caller should poll before sleeping. */
-static inline bool
-spin_allowed(struct spin_credit *c)
-{
-	if (c->credit)
-		return true;
-	return (++c->skipped & 15) == 0;
-}
-
-/* spin_result - record whether the poll found work. */
-static inline void
-spin_result(struct spin_credit *c, bool hit)
-{
-	if (hit) {
-		if (c->credit < 8)
-			c->credit += 2;
-		if (c->credit > 8)
-			c->credit = 8;
-	} else if (c->credit) {
-		c->credit--;
-	}
-}
-
 #endif
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
-/*
- * Adaptive spinning: poll briefly for work before sleeping only while that
- * has been paying off.  Each poll that found work before its window ran
- * out earns credit, each that did not loses some; with no credit left the
- * caller sleeps at once, and tries a poll again every 16th time (a probe),
- * so a workload whose next event comes later than the window (commands
- * that run for milliseconds) stops burning CPU on polls, and one with
- * back-to-back events (many small tasks) keeps its wake-ups free.
- */
-struct spin_credit {
-	unsigned credit;         /* 0..8 */
-	unsigned skipped;        /* sleeps without a poll since credit ran out */
-};
-#define SPIN_CREDIT_INIT { 4, 0 }
-
-/* spin_allowed - true when the caller should poll before sleeping. */
-static inline bool
-spin_allowed(struct spin_credit *c)
-{
-	if (c->credit)
-		return true;
-	return (++c->skipped & 15) == 0;
-}
-
-/* spin_result - record whether the poll found work. */
-static inline void
-spin_result(struct spin_credit *c, bool hit)
-{
-	if (hit) {
-		if (c->credit < 8)
-			c->credit += 2;
-		if (c->credit > 8)
-			c->credit = 8;
-	} else if (c->credit) {
-		c->credit--;
-	}
-}
-
 #endif
 
 /*
@@ -175,44 +99,6 @@ sys_cpu_relax(void)
 	__builtin_ia32_pause();
 #elif defined(__aarch64__)
 	__asm__ __volatile__("yield");
-/*
- * Adaptive spinning: poll briefly for work before sleeping only while that
- * has been paying off.  Each poll that found work before its window ran
- * out earns credit, each that did not loses some; with no credit left the
- * caller sleeps at once, and tries a poll again every 16th time (a probe),
- * so a workload whose next event comes later than the window (commands
- * that run for milliseconds) stops burning CPU on polls, and one with
- * back-to-back events (many small tasks) keeps its wake-ups free.
- */
-struct spin_credit {
-	unsigned credit;         /* 0..8 */
-	unsigned skipped;        /* sleeps without a poll since credit ran out */
-};
-#define SPIN_CREDIT_INIT { 4, 0 }
-
-/* spin_allowed - true when the caller should poll before sleeping. */
-static inline bool
-spin_allowed(struct spin_credit *c)
-{
-	if (c->credit)
-		return true;
-	return (++c->skipped & 15) == 0;
-}
-
-/* spin_result - record whether the poll found work. */
-static inline void
-spin_result(struct spin_credit *c, bool hit)
-{
-	if (hit) {
-		if (c->credit < 8)
-			c->credit += 2;
-		if (c->credit > 8)
-			c->credit = 8;
-	} else if (c->credit) {
-		c->credit--;
-	}
-}
-
 #endif
 }
 
@@ -253,5 +139,6 @@ spin_result(struct spin_credit *c, bool hit)
 		c->credit--;
 	}
 }
+
 
 #endif
